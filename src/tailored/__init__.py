@@ -1,0 +1,57 @@
+"""tailored: a personalization engine for LLM applications."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .engine import Engine
+from .errors import (
+    InvalidInput,
+    MigrationError,
+    ModelError,
+    NotFound,
+    StoreError,
+    TailoredError,
+    TenantIsolationError,
+    UnknownFormat,
+)
+from .retrieve import RetrievalConfig
+from .types import (
+    AddResult,
+    Context,
+    ContextItem,
+    Event,
+    EventIn,
+    ScoreParts,
+    SearchHit,
+    Stats,
+    UserExport,
+    UserStats,
+)
+
+try:
+    __version__ = version("tailored")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AddResult",
+    "Context",
+    "ContextItem",
+    "Engine",
+    "Event",
+    "EventIn",
+    "InvalidInput",
+    "MigrationError",
+    "ModelError",
+    "NotFound",
+    "RetrievalConfig",
+    "ScoreParts",
+    "SearchHit",
+    "Stats",
+    "StoreError",
+    "TailoredError",
+    "TenantIsolationError",
+    "UnknownFormat",
+    "UserExport",
+    "UserStats",
+    "__version__",
+]

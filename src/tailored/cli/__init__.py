@@ -1,0 +1,44 @@
+"""The ``tailored`` command line. One module per verb group; each command parses input,
+calls ``Engine``, formats output. ``main`` turns a ``TailoredError`` into one line on
+stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from ..errors import TailoredError
+from . import bench, data, demo
+
+app = typer.Typer(
+    name="tailored",
+    help="A personalization engine for LLM applications: remember users, retrieve what matters, tailor answers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data.register(app)
+demo.register(app)
+app.add_typer(bench.app, name="bench")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except TailoredError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,7 @@
+"""``tailored bench ...``: benchmark commands that write reports under docs/benchmarks/."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Benchmarks: each writes a report under docs/benchmarks/.", no_args_is_help=True)

@@ -1,0 +1,257 @@
+"""``Engine``: the one object applications use.
+
+It owns a store, an embedder and a retriever, and exposes the verbs: add, search, context,
+events, export, import_user, erase, users, stats. Everything below it is replaceable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import ValidationError
+
+from .context.builder import TokenCounter, build_context, estimate_tokens
+from .embed import Embedder, load_embedder
+from .errors import InvalidInput, NotFound
+from .ingest.formats import explain
+from .retrieve.index import embed_text
+from .retrieve.search import RetrievalConfig, Retriever
+from .store import EventFilter, Scope, SQLiteStore, open_store
+from .types import (
+    AddResult,
+    Context,
+    Event,
+    EventIn,
+    SearchHit,
+    SearchMode,
+    Stats,
+    UserExport,
+    UserStats,
+    utcnow,
+)
+
+DEFAULT_HOME = "tailored-data"
+
+
+def default_store_url() -> str:
+    """``$TAILORED_DB`` if set, else ``$TAILORED_HOME/tailored.db`` (home defaults to ./tailored-data)."""
+    if os.environ.get("TAILORED_DB"):
+        return os.environ["TAILORED_DB"]
+    home = Path(os.environ.get("TAILORED_HOME", DEFAULT_HOME))
+    return str(home / "tailored.db")
+
+
+def _coerce(events: EventIn | Mapping[str, Any] | Iterable[EventIn | Mapping[str, Any]]) -> list[EventIn]:
+    items: Iterable[Any] = [events] if isinstance(events, (EventIn, Mapping)) else events
+    out = []
+    for n, item in enumerate(items):
+        if isinstance(item, EventIn):
+            out.append(item)
+            continue
+        try:
+            out.append(EventIn.model_validate(item))
+        except ValidationError as exc:
+            raise InvalidInput(f"event {n}: {explain(exc)}") from exc
+    return out
+
+
+class Engine:
+    """Remember users and retrieve what matters for a query.
+
+    Parameters
+    ----------
+    store
+        A store URL or path (``sqlite:///file.db``), or an open store. Defaults to
+        ``$TAILORED_HOME/tailored.db``.
+    tenant
+        Every call is scoped to this tenant; users of other tenants are invisible.
+    embedder
+        A registered embedder name (``minilm``, the default, or ``hash``) or an instance.
+        It is loaded on first use, so commands that never embed start fast.
+
+    Examples
+    --------
+    >>> from tailored.testing import HashEmbedder
+    >>> eng = Engine(store=str(tmp / "doc.db"), embedder=HashEmbedder())
+    >>> eng.add({"user_id": "ana", "text": "I am allergic to peanuts"}).added
+    [1]
+    >>> eng.search("ana", "peanut allergy")[0].event.text
+    'I am allergic to peanuts'
+    """
+
+    def __init__(
+        self,
+        store: str | Path | SQLiteStore | None = None,
+        *,
+        tenant: str = "default",
+        embedder: str | Embedder = "minilm",
+        retrieval: RetrievalConfig | None = None,
+        count_tokens: TokenCounter = estimate_tokens,
+    ) -> None:
+        self.store = store if isinstance(store, SQLiteStore) else open_store(store or default_store_url())
+        self.tenant = tenant
+        self._embedder_spec = embedder
+        self._embedder: Embedder | None = embedder if isinstance(embedder, Embedder) else None
+        self._retrieval = retrieval or RetrievalConfig()
+        self._retriever: Retriever | None = None
+        self.count_tokens = count_tokens
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType] | None) -> None:
+        self.close()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            assert isinstance(self._embedder_spec, str)
+            self._embedder = load_embedder(self._embedder_spec)
+        return self._embedder
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.store, self.embedder, self._retrieval)
+        return self._retriever
+
+    def _scope(self, user_id: str) -> Scope:
+        if not isinstance(user_id, str) or not user_id.strip():
+            raise InvalidInput("user_id must be a non-empty string")
+        return Scope(self.tenant, user_id)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def add(
+        self,
+        events: EventIn | Mapping[str, Any] | Iterable[EventIn | Mapping[str, Any]],
+        *,
+        embed: bool = True,
+    ) -> AddResult:
+        """Store events as one transaction: all of them, or (on any bad one) none.
+
+        With ``embed=False`` vectors are computed at the user's next search instead, which
+        makes bulk ingest bound by the disk rather than the model.
+        """
+        batch = _coerce(events)
+        if not batch:
+            return AddResult()
+        vectors = None
+        model = None
+        if embed:
+            vectors = self.embedder.embed([embed_text(e.role, e.text) for e in batch])
+            model = self.embedder.name
+        return self.store.add_events(self.tenant, batch, vectors, model)
+
+    def erase(self, user_id: str) -> int:
+        """Remove every trace of a user (rows, index entries, vectors); returns events removed."""
+        scope = self._scope(user_id)
+        removed = self.store.erase_user(scope)
+        if self._retriever is not None:
+            self._retriever.cache.forget(scope)
+        return removed
+
+    def import_user(self, data: UserExport | Mapping[str, Any] | str | Path) -> AddResult:
+        """Restore a user from ``export``'s JSON (into this engine's tenant)."""
+        if isinstance(data, (str, Path)):
+            path = Path(data)
+            if not path.is_file():
+                raise NotFound(f"no such file: {path}")
+            try:
+                data = UserExport.model_validate_json(path.read_bytes())
+            except ValidationError as exc:
+                raise InvalidInput(f"{path.name} is not a tailored user export: {explain(exc)}") from exc
+        elif not isinstance(data, UserExport):
+            try:
+                data = UserExport.model_validate(data)
+            except ValidationError as exc:
+                raise InvalidInput(f"not a tailored user export: {explain(exc)}") from exc
+        events = [
+            EventIn(
+                user_id=e.user_id,
+                kind=e.kind,
+                role=e.role,
+                text=e.text,
+                time=e.time,
+                session_id=e.session_id,
+                source_id=e.source_id,
+                payload=e.payload,
+            )
+            for e in data.events
+        ]
+        return self.add(events, embed=False)
+
+    # -- reads ------------------------------------------------------------------------
+
+    def search(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        session_id: str | None = None,
+    ) -> list[SearchHit]:
+        """The user's events that best answer ``query``, best first, with score parts."""
+        if not query.strip():
+            raise InvalidInput("query is empty")
+        if k < 1:
+            raise InvalidInput("k must be at least 1")
+        if mode not in ("hybrid", "bm25", "dense"):
+            raise InvalidInput(f"mode must be hybrid, bm25 or dense, not {mode!r}")
+        flt = EventFilter(since=since, until=until, kinds=tuple(kinds) if kinds else None, session_id=session_id)
+        return self.retriever.search(self._scope(user_id), query, k=k, mode=mode, flt=flt)
+
+    def context(self, user_id: str, query: str, *, budget: int = 1000, k: int = 30) -> Context:
+        """The evidence for ``query`` packed under ``budget`` tokens, fenced as user data."""
+        if budget < 50:
+            raise InvalidInput("budget must be at least 50 tokens")
+        hits = self.search(user_id, query, k=k)
+        return build_context(user_id, query, hits, budget=budget, count=self.count_tokens)
+
+    def events(
+        self,
+        user_id: str,
+        *,
+        limit: int = 100,
+        after_id: int = 0,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        session_id: str | None = None,
+    ) -> list[Event]:
+        """A page of the user's events in id order; pass the last id as ``after_id`` for the next."""
+        flt = EventFilter(since=since, until=until, kinds=tuple(kinds) if kinds else None, session_id=session_id)
+        return self.store.list_events(self._scope(user_id), flt, limit=limit, after_id=after_id)
+
+    def export(self, user_id: str) -> UserExport:
+        """Everything stored for the user, portable to another store with ``import_user``."""
+        scope = self._scope(user_id)
+        events: list[Event] = []
+        while True:
+            page = self.store.list_events(scope, limit=5000, after_id=events[-1].id if events else 0)
+            events.extend(page)
+            if len(page) < 5000:
+                break
+        if not events:
+            raise NotFound(f"no user {user_id!r} in tenant {self.tenant!r}")
+        return UserExport(tenant=self.tenant, user_id=user_id, exported_at=utcnow(), events=events)
+
+    def users(self, *, limit: int = 1000, after: str = "") -> list[UserStats]:
+        return self.store.users(self.tenant, limit=limit, after=after)
+
+    def stats(self) -> Stats:
+        return self.store.stats(self.tenant)

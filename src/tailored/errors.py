@@ -1,0 +1,64 @@
+"""The one error tree of tailored.
+
+Every failure a caller can act on is a ``TailoredError``. The CLI turns it into one line
+and a non-zero exit; the server (later) maps each class to an HTTP status.
+
+    TailoredError
+    ├── InvalidInput          bad caller data: nothing from the rejected batch is written
+    │   └── UnknownFormat     a file whose format cannot be recognised
+    ├── NotFound              a user, event or file that does not exist
+    ├── StoreError            the database failed or is not usable
+    │   └── MigrationError    a schema step failed; nothing of it was applied
+    ├── ModelError            an embedding or chat model is missing or failed
+    └── TenantIsolationError  an operation tried to cross a tenant or user boundary
+"""
+
+from __future__ import annotations
+
+
+class TailoredError(Exception):
+    """Base class of every error tailored raises on purpose."""
+
+    code = "error"
+
+
+class InvalidInput(TailoredError):
+    """The caller's data was rejected; nothing of the batch was stored."""
+
+    code = "invalid_input"
+
+
+class UnknownFormat(InvalidInput):
+    """A file whose format is none of the supported ones."""
+
+    code = "unknown_format"
+
+
+class NotFound(TailoredError):
+    """Something the caller named does not exist."""
+
+    code = "not_found"
+
+
+class StoreError(TailoredError):
+    """The store failed; the driver's exception is chained as ``__cause__``."""
+
+    code = "store_error"
+
+
+class MigrationError(StoreError):
+    """A schema migration step failed and was rolled back."""
+
+    code = "migration_error"
+
+
+class ModelError(TailoredError):
+    """A model could not be loaded or failed while running."""
+
+    code = "model_error"
+
+
+class TenantIsolationError(TailoredError):
+    """An operation would have crossed a tenant or user boundary."""
+
+    code = "tenant_isolation"

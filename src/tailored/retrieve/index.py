@@ -1,0 +1,133 @@
+"""A per-user in-memory view of the store: vectors, times and timeline order.
+
+Dense scoring a user's events is one matrix-vector product, so each user's vectors are kept
+in memory after the first search. Every search checks the user's (count, max id) in the
+store; new events are appended, anything else (an erase, another process's delete)
+rebuilds the view. Events stored without a vector are embedded here, once, and saved.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..embed.base import Embedder
+from ..store.base import Scope, Store, UserIndexData
+
+
+def embed_text(role: str | None, text: str) -> str:
+    """The text a vector is computed from: who said it matters for "what did X say"."""
+    return f"{role}: {text}" if role else text
+
+
+@dataclass
+class UserView:
+    version: tuple[int, int]
+    data: UserIndexData
+    position: dict[int, int]  # event id -> row
+    prev: np.ndarray  # row of the previous event of the same session, -1 if none
+    next: np.ndarray
+
+
+def _neighbours(data: UserIndexData) -> tuple[np.ndarray, np.ndarray]:
+    n = len(data.ids)
+    prev = np.full(n, -1, dtype=np.int64)
+    nxt = np.full(n, -1, dtype=np.int64)
+    for i in range(1, n):
+        if data.sessions[i] == data.sessions[i - 1]:
+            prev[i] = i - 1
+            nxt[i - 1] = i
+    return prev, nxt
+
+
+def _concat(a: UserIndexData, b: UserIndexData) -> UserIndexData:
+    dim = max(a.vectors.shape[1], b.vectors.shape[1])
+
+    def widen(v: np.ndarray) -> np.ndarray:
+        return v if v.shape[1] == dim else np.zeros((v.shape[0], dim), dtype=np.float32)
+
+    merged = UserIndexData(
+        ids=np.concatenate([a.ids, b.ids]),
+        times_us=np.concatenate([a.times_us, b.times_us]),
+        sessions=a.sessions + b.sessions,
+        kinds=a.kinds + b.kinds,
+        vectors=np.concatenate([widen(a.vectors), widen(b.vectors)]),
+        has_vector=np.concatenate([a.has_vector, b.has_vector]),
+        texts=a.texts + b.texts,
+        roles=a.roles + b.roles,
+    )
+    order = np.lexsort((merged.ids, merged.times_us))
+    if np.array_equal(order, np.arange(len(order))):
+        return merged
+    return UserIndexData(
+        ids=merged.ids[order],
+        times_us=merged.times_us[order],
+        sessions=[merged.sessions[i] for i in order],
+        kinds=[merged.kinds[i] for i in order],
+        vectors=merged.vectors[order],
+        has_vector=merged.has_vector[order],
+        texts=[merged.texts[i] for i in order],
+        roles=[merged.roles[i] for i in order],
+    )
+
+
+class UserIndexCache:
+    """Least-recently-used cache of ``UserView``s, safe to share between threads."""
+
+    def __init__(self, store: Store, embedder: Embedder, max_users: int = 256) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.max_users = max_users
+        self._views: OrderedDict[Scope, UserView] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def forget(self, scope: Scope) -> None:
+        with self._lock:
+            self._views.pop(scope, None)
+
+    def get(self, scope: Scope) -> UserView:
+        version = self.store.user_version(scope)
+        with self._lock:
+            view = self._views.get(scope)
+            if view is not None:
+                self._views.move_to_end(scope)
+        if view is None or view.version != version:
+            view = self._load(scope, view, version)
+            with self._lock:
+                self._views[scope] = view
+                while len(self._views) > self.max_users:
+                    self._views.popitem(last=False)
+        return view
+
+    def _load(self, scope: Scope, old: UserView | None, version: tuple[int, int]) -> UserView:
+        model = self.embedder.name
+        old_count, old_max = old.version if old else (0, 0)
+        if old is not None and version[1] > old_max:
+            fresh = self.store.user_index(scope, model, after_id=old_max)
+            data = _concat(old.data, fresh) if old_count + len(fresh.ids) == version[0] else None
+        else:
+            data = None
+        if data is None:
+            data = self.store.user_index(scope, model)
+        data = self._fill_vectors(scope, data)
+        prev, nxt = _neighbours(data)
+        position = {int(e): i for i, e in enumerate(data.ids)}
+        return UserView(version=version, data=data, position=position, prev=prev, next=nxt)
+
+    def _fill_vectors(self, scope: Scope, data: UserIndexData) -> UserIndexData:
+        missing = np.flatnonzero(~data.has_vector)
+        if len(missing) == 0:
+            return data
+        texts = [embed_text(data.roles[i], data.texts[i]) for i in missing]
+        vecs = self.embedder.embed(texts)
+        self.store.save_vectors(scope, [int(data.ids[i]) for i in missing], vecs, self.embedder.name)
+        if data.vectors.shape[1] != self.embedder.dimensions:
+            data.vectors = np.zeros((len(data.ids), self.embedder.dimensions), dtype=np.float32)
+            data.has_vector[:] = False
+            return self._fill_vectors(scope, data)
+        data.vectors[missing] = vecs
+        data.has_vector[missing] = True
+        return data

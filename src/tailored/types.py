@@ -1,0 +1,196 @@
+"""Pydantic models shared by every layer: what goes in, what comes out.
+
+They are the public contract. Inputs forbid unknown fields, so a typo in a field name is an
+error instead of silently lost data.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_TEXT_CHARS = 32_000
+"""Longest text one event may carry; longer documents should be split by the caller."""
+
+KNOWN_KINDS = ("message", "document", "rating", "click", "query")
+"""Kinds tailored knows; any other lower-case identifier is accepted as a custom kind."""
+
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_ID_RE = re.compile(r"^[^\x00-\x1f]{1,200}$")
+
+SearchMode = Literal["hybrid", "bm25", "dense"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Naive times are taken as UTC so that every stored time compares with every other."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _check_id(value: str, what: str) -> str:
+    if not _ID_RE.match(value) or value != value.strip():
+        raise ValueError(f"{what} must be 1-200 printable characters without surrounding spaces")
+    return value
+
+
+class EventIn(BaseModel):
+    """One interaction to remember, as a caller supplies it.
+
+    Examples
+    --------
+    >>> EventIn(user_id="ana", text="I am vegetarian").kind
+    'message'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str
+    kind: str = "message"
+    role: str | None = None
+    text: str
+    time: datetime | None = None
+    session_id: str | None = None
+    source_id: str | None = None
+    payload: dict[str, Any] | None = None
+
+    @field_validator("user_id")
+    @classmethod
+    def _user(cls, v: str) -> str:
+        return _check_id(v, "user_id")
+
+    @field_validator("session_id", "source_id")
+    @classmethod
+    def _ids(cls, v: str | None) -> str | None:
+        return None if v is None else _check_id(v, "session_id/source_id")
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if not _KIND_RE.match(v):
+            raise ValueError(f"kind {v!r} must be a lower-case identifier such as {', '.join(KNOWN_KINDS)}")
+        return v
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v: str | None) -> str | None:
+        if v is not None and not 0 < len(v.strip()) <= 64:
+            raise ValueError("role must be 1-64 characters")
+        return v
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("text is empty")
+        if len(v) > MAX_TEXT_CHARS:
+            raise ValueError(f"text has {len(v)} characters; the limit is {MAX_TEXT_CHARS}")
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("text is not valid Unicode (lone surrogate)") from exc
+        if "\x00" in v:
+            raise ValueError("text contains a NUL character")
+        return v
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, v: datetime | None) -> datetime | None:
+        return None if v is None else _as_utc(v)
+
+
+class Event(BaseModel):
+    """A stored, immutable event with its provenance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    tenant: str
+    user_id: str
+    kind: str
+    role: str | None
+    text: str
+    time: datetime
+    ingested_at: datetime
+    session_id: str | None = None
+    source_id: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+class AddResult(BaseModel):
+    """What one ``Engine.add`` call stored."""
+
+    added: list[int] = Field(default_factory=list, description="ids of new events, in input order")
+    duplicates: int = Field(0, description="events skipped because their source_id was already stored")
+    embedded: int = Field(0, description="events embedded in this call (the rest are embedded at first search)")
+
+
+class ScoreParts(BaseModel):
+    """Why a hit ranked where it did: each retriever's contribution."""
+
+    bm25: float = 0.0
+    dense: float = 0.0
+    recency: float = 0.0
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+
+class SearchHit(BaseModel):
+    event: Event
+    score: float
+    parts: ScoreParts
+
+
+class ContextItem(BaseModel):
+    event_id: int
+    time: datetime
+    kind: str
+    role: str | None
+    text: str
+    score: float
+
+
+class Context(BaseModel):
+    """Evidence about a user, packed under a token budget, ready to embed in a prompt."""
+
+    user_id: str
+    query: str
+    text: str = Field(description="the fenced block to put in a system message")
+    items: list[ContextItem]
+    tokens: int
+    budget: int
+
+
+class UserStats(BaseModel):
+    user_id: str
+    events: int
+    first: datetime | None
+    last: datetime | None
+
+
+class Stats(BaseModel):
+    tenant: str
+    users: int
+    events: int
+    vectors: int
+    kinds: dict[str, int]
+    db_path: str | None
+    db_bytes: int | None
+
+
+class UserExport(BaseModel):
+    """Everything stored for one user, in a portable form that ``Engine.import_user`` restores."""
+
+    format: Literal["tailored.user-export"] = "tailored.user-export"
+    version: int = 1
+    tenant: str
+    user_id: str
+    exported_at: datetime
+    events: list[Event]
