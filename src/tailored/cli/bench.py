@@ -1,4 +1,7 @@
-"""``tailored bench ...``: benchmark commands that write reports under docs/benchmarks/."""
+"""``tailored bench ...``: benchmark commands that write reports under docs/benchmarks/.
+
+Each benchmark module exposes a typer command function; it is registered here.
+"""
 
 from __future__ import annotations
 
