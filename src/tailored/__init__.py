@@ -1,6 +1,7 @@
 """tailored: a personalization engine for LLM applications."""
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 
 from .engine import Engine
 from .errors import (
@@ -28,8 +29,8 @@ from .types import (
 )
 
 try:
-    __version__ = version("tailored")
-except PackageNotFoundError:  # running from a source tree without install
+    __version__ = _version("tailored")
+except _PackageNotFoundError:  # running from a source tree without install
     __version__ = "0+unknown"
 
 __all__ = [

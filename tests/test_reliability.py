@@ -1,0 +1,85 @@
+"""Crashes and concurrent writers against a real SQLite file, in real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tailored import Engine
+from tailored.testing import HashEmbedder
+
+WRITER = """
+import sys
+from tailored import Engine
+from tailored.testing import HashEmbedder
+db, user, batches, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+eng = Engine(db, embedder=HashEmbedder())
+for b in range(batches):
+    batch = [{"user_id": user, "text": f"{user} event {b}-{i} " + "lorem ipsum " * 20,
+              "source_id": f"{user}-{b}-{i}"} for i in range(size)]
+    # send every batch twice: the second copy must be recognised as duplicates
+    eng.add(batch)
+    res = eng.add(batch[: size // 2])
+    assert res.duplicates == size // 2 and not res.added, res
+    print(f"ack {b}", flush=True)
+"""
+
+
+def writer(db: Path, user: str, batches: int, size: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), user, str(batches), str(size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigkill_mid_ingest_loses_no_acknowledged_event(db_path: Path) -> None:
+    Engine(db_path, embedder=HashEmbedder()).close()  # migrate before the race
+    proc = writer(db_path, "ana", batches=10_000, size=50)
+    acked: list[int] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while len(acked) < 40 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("ack "):
+            acked.append(int(line.split()[1]))
+    assert len(acked) >= 40, proc.stderr.read() if proc.stderr else ""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = {r[0] for r in conn.execute("SELECT source_id FROM events WHERE user_id = 'ana'")}
+    conn.close()
+    for b in acked:
+        assert all(f"ana-{b}-{i}" in stored for i in range(50)), f"acknowledged batch {b} lost"
+    # batches are atomic: never a partial one
+    assert len(stored) % 50 == 0
+    eng = Engine(db_path, embedder=HashEmbedder())
+    assert eng.store.integrity_check() == "ok"
+    assert eng.search("ana", "event lorem", k=3)
+    fts = eng.store._read("SELECT count(*) FROM events_fts")[0][0]
+    assert fts == len(stored)  # the full-text index agrees with the rows
+    eng.close()
+
+
+def test_concurrent_writers_lose_and_duplicate_nothing(db_path: Path) -> None:
+    Engine(db_path, embedder=HashEmbedder()).close()
+    users = [f"user{i}" for i in range(4)]
+    procs = [writer(db_path, u, batches=15, size=20) for u in users]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    eng = Engine(db_path, embedder=HashEmbedder())
+    counts = {u.user_id: u.events for u in eng.users()}
+    assert counts == {u: 300 for u in users}
+    rows = eng.store._read("SELECT count(*), count(DISTINCT tenant || user_id || source_id) FROM events")[0]
+    assert rows[0] == rows[1] == 1200
+    assert eng.stats().vectors == 1200
+    eng.close()
