@@ -11,7 +11,7 @@ import click
 import typer
 
 from ..errors import TailoredError
-from . import bench, data, demo
+from . import bench, data, db, demo
 
 app = typer.Typer(
     name="tailored",
@@ -23,6 +23,7 @@ app = typer.Typer(
 data.register(app)
 demo.register(app)
 app.add_typer(bench.app, name="bench")
+app.add_typer(db.app, name="db")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,3 +8,8 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(help="Benchmarks: each writes a report under docs/benchmarks/.", no_args_is_help=True)
+
+from ..bench import speed  # noqa: E402
+
+app.command("ingest")(speed.ingest)
+app.command("latency")(speed.latency)
