@@ -194,3 +194,14 @@ class UserExport(BaseModel):
     user_id: str
     exported_at: datetime
     events: list[Event]
+
+
+class ApiKey(BaseModel):
+    """An API key's public record; the secret itself is shown once, at creation."""
+
+    id: str
+    tenant: str
+    admin: bool
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None

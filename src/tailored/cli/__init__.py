@@ -11,7 +11,7 @@ import click
 import typer
 
 from ..errors import TailoredError
-from . import bench, data, db, demo
+from . import bench, data, db, demo, serve
 
 app = typer.Typer(
     name="tailored",
@@ -24,6 +24,8 @@ data.register(app)
 demo.register(app)
 app.add_typer(bench.app, name="bench")
 app.add_typer(db.app, name="db")
+app.add_typer(serve.keys_app, name="keys")
+app.command()(serve.serve)
 
 
 def main(argv: list[str] | None = None) -> None:

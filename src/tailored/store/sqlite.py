@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidInput, StoreError
-from ..types import AddResult, Event, EventIn, Stats, UserStats, utcnow
+from ..types import AddResult, ApiKey, Event, EventIn, Stats, UserStats, utcnow
 from .base import EventFilter, Scope, UserIndexData
 from .migrations import Migrations
 
@@ -76,6 +76,22 @@ def m003_vectors(conn: sqlite3.Connection) -> None:
     )
 
 
+@migrations
+def m004_api_keys(conn: sqlite3.Connection) -> None:
+    # Only a hash of each key is stored: a leaked database does not leak working keys.
+    conn.execute(
+        """CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            admin INTEGER NOT NULL DEFAULT 0,
+            label TEXT,
+            created_us INTEGER NOT NULL,
+            revoked_us INTEGER
+        )"""
+    )
+
+
 def _us(t: datetime) -> int:
     return int(t.timestamp() * 1_000_000)
 
@@ -89,6 +105,16 @@ def _encode(vec: np.ndarray) -> bytes:
 
 
 _EVENT_COLS = "id, tenant, user_id, kind, role, text, payload, time_us, ingested_us, session_id, source_id"
+
+
+_KEY_COLS = "id, tenant, admin, label, created_us, revoked_us"
+
+
+def _row_key(r: tuple) -> ApiKey:  # type: ignore[type-arg]
+    return ApiKey(
+        id=r[0], tenant=r[1], admin=bool(r[2]), label=r[3], created_at=_dt(r[4]),
+        revoked_at=_dt(r[5]) if r[5] is not None else None,
+    )
 
 
 def _row_event(r: tuple) -> Event:  # type: ignore[type-arg]
@@ -362,6 +388,15 @@ class SQLiteStore:
         )
         return [UserStats(user_id=r[0], events=r[1], first=_dt(r[2]), last=_dt(r[3])) for r in rows]
 
+    def user_stats(self, scope: Scope) -> UserStats | None:
+        row = self._read(
+            "SELECT count(*), min(time_us), max(time_us) FROM events WHERE tenant = ? AND user_id = ?",
+            (scope.tenant, scope.user_id),
+        )[0]
+        if not row[0]:
+            return None
+        return UserStats(user_id=scope.user_id, events=row[0], first=_dt(row[1]), last=_dt(row[2]))
+
     def stats(self, tenant: str) -> Stats:
         kinds = dict(
             self._read("SELECT kind, count(*) FROM events WHERE tenant = ? GROUP BY kind", (tenant,))
@@ -380,6 +415,45 @@ class SQLiteStore:
             db_path=str(self.path),
             db_bytes=os.path.getsize(self.path) if self.path.exists() else None,
         )
+
+    # -- API keys ---------------------------------------------------------------------
+
+    def create_key(self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None) -> ApiKey:
+        created = utcnow()
+        try:
+            with self.atomic() as conn:
+                conn.execute(
+                    "INSERT INTO api_keys (id, tenant, hash, admin, label, created_us) VALUES (?,?,?,?,?,?)",
+                    (key_id, tenant, key_hash, int(admin), label, _us(created)),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create key: {exc}") from exc
+        return ApiKey(id=key_id, tenant=tenant, admin=admin, label=label, created_at=created, revoked_at=None)
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        rows = self._read(f"SELECT {_KEY_COLS} FROM api_keys WHERE hash = ?", (key_hash,))
+        return _row_key(rows[0]) if rows else None
+
+    def list_keys(self, tenant: str | None = None) -> list[ApiKey]:
+        if tenant is None:
+            rows = self._read(f"SELECT {_KEY_COLS} FROM api_keys ORDER BY created_us, id")
+        else:
+            rows = self._read(f"SELECT {_KEY_COLS} FROM api_keys WHERE tenant = ? ORDER BY created_us, id", (tenant,))
+        return [_row_key(r) for r in rows]
+
+    def revoke_key(self, key_id: str, tenant: str | None = None) -> bool:
+        """Revoke a key (of ``tenant`` only, when given); False if there is no such live key."""
+        sql = "UPDATE api_keys SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL"
+        params: list[object] = [_us(utcnow()), key_id]
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            params.append(tenant)
+        with self.atomic() as conn:
+            return conn.execute(sql, params).rowcount == 1
+
+    def tenants(self) -> list[str]:
+        rows = self._read("SELECT tenant FROM events UNION SELECT tenant FROM api_keys ORDER BY 1")
+        return [r[0] for r in rows]
 
     def integrity_check(self) -> str:
         return str(self._read("PRAGMA integrity_check")[0][0])

@@ -1,0 +1,105 @@
+"""``create_app(settings)``: the REST API, the OpenAI-compatible endpoint and the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..engine import Engine
+from ..keys import Keys
+from . import errors
+from .deps import State
+from .errors import error_body
+from .routes import admin, events, meta, users
+from .settings import Settings
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class BodyLimit:
+    """Refuse request bodies above ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> MutableMapping[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        import json
+
+        body = json.dumps(error_body("too_large", f"request body above {self.limit} bytes")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None, chat_model: Any = None) -> FastAPI:
+    """Build the app. ``engine`` (and its store) is shared by every request and tenant."""
+    settings = settings or Settings()
+    engine = engine or Engine(settings.db, embedder=settings.embedder)
+    app = FastAPI(
+        title="tailored",
+        version=__version__,
+        description="Personalization engine API. Authenticate with `Authorization: Bearer <key>`.",
+    )
+    app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=chat_model)
+    errors.install(app)
+    for module in (meta, users, events, admin):
+        app.include_router(module.router)
+    static = files("tailored.server").joinpath("static")
+    app.mount("/dashboard", StaticFiles(directory=str(static), html=True), name="dashboard")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard/")
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,66 @@
+"""Request dependencies: who is calling, and the engine scoped to their tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..engine import Engine
+from ..keys import Keys
+from ..types import ApiKey
+from .settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `tailored keys create`.")
+
+
+@dataclass(frozen=True)
+class State:
+    engine: Engine
+    keys: Keys
+    settings: Settings
+    chat_model: Any = None  # a ChatModel, loaded at first chat
+
+
+def get_state(request: Request) -> State:
+    state: State = request.app.state.tailored
+    return state
+
+
+StateDep = Annotated[State, Depends(get_state)]
+
+
+def get_key(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'", {"WWW-Authenticate": "Bearer"})
+    key = state.keys.verify(credentials.credentials)
+    if key is None:
+        raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
+    return key
+
+
+KeyDep = Annotated[ApiKey, Depends(get_key)]
+
+
+def get_tenant_engine(state: StateDep, key: KeyDep) -> Engine:
+    """The engine of the caller's tenant; an admin key has no user data of its own."""
+    if key.admin:
+        raise HTTPException(403, "admin keys manage tenants and keys; use a tenant key for user data")
+    return state.engine.for_tenant(key.tenant)
+
+
+EngineDep = Annotated[Engine, Depends(get_tenant_engine)]
+
+
+def get_admin(key: KeyDep) -> ApiKey:
+    if not key.admin:
+        raise HTTPException(403, "this route needs an admin key")
+    return key
+
+
+AdminDep = Annotated[ApiKey, Depends(get_admin)]

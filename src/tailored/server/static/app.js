@@ -1,0 +1,192 @@
+// The dashboard: a thin client of the REST API. The key lives in sessionStorage only.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let key = sessionStorage.getItem("tailored-key") || "";
+let currentUser = null;
+let usersCursor = "";
+let eventsCursor = null;
+
+function status(text) { $("status").textContent = text || ""; }
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: { "Authorization": "Bearer " + key, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    const msg = data && data.error ? data.error.message : res.statusText;
+    const err = new Error(msg);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  row.appendChild(td);
+}
+
+function fmtTime(iso) { return iso.replace("T", " ").slice(0, 16); }
+
+async function signIn(candidate) {
+  key = candidate;
+  const stats = await api("GET", "/v1/stats");
+  sessionStorage.setItem("tailored-key", key);
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("signout").hidden = false;
+  $("whoami").textContent = "tenant " + stats.tenant;
+  $("tenant-stats").textContent = `${stats.users} users, ${stats.events} events`;
+  usersCursor = "";
+  $("users").replaceChildren();
+  await loadUsers();
+}
+
+async function loadUsers() {
+  const page = await api("GET", "/v1/users?limit=100&after=" + encodeURIComponent(usersCursor));
+  for (const u of page.items) {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = "#";
+    a.textContent = `${u.user_id} (${u.events})`;
+    a.dataset.user = u.user_id;
+    a.addEventListener("click", (e) => { e.preventDefault(); openUser(u.user_id); });
+    li.appendChild(a);
+    $("users").appendChild(li);
+  }
+  usersCursor = page.next || "";
+  $("more-users").hidden = !page.next;
+}
+
+async function openUser(userId) {
+  currentUser = userId;
+  for (const a of $("users").querySelectorAll("a")) a.classList.toggle("active", a.dataset.user === userId);
+  $("user").hidden = false;
+  $("user-title").textContent = userId;
+  const u = await api("GET", "/v1/users/" + encodeURIComponent(userId));
+  $("user-stats").textContent = `${u.events} events, ${fmtTime(u.first)} to ${fmtTime(u.last)}`;
+  $("hits").hidden = true;
+  $("chat-with").textContent = "";
+  $("chat-without").textContent = "";
+  $("timeline").querySelector("tbody").replaceChildren();
+  eventsCursor = "0";
+  await loadEvents();
+}
+
+async function loadEvents() {
+  const path = `/v1/users/${encodeURIComponent(currentUser)}/events?limit=50&after=${eventsCursor}`;
+  const page = await api("GET", path);
+  const body = $("timeline").querySelector("tbody");
+  for (const e of page.items) {
+    const tr = document.createElement("tr");
+    [String(e.id), fmtTime(e.time), e.kind, e.role || "", e.text].forEach((t) => cell(tr, t));
+    body.appendChild(tr);
+  }
+  eventsCursor = page.next;
+  $("more-events").hidden = !page.next;
+}
+
+async function search(query, mode) {
+  const hits = await api("POST", `/v1/users/${encodeURIComponent(currentUser)}/search`, { query, mode, k: 10 });
+  const body = $("hits").querySelector("tbody");
+  body.replaceChildren();
+  for (const h of hits) {
+    const tr = document.createElement("tr");
+    tr.className = "hit";
+    [h.score.toFixed(3), h.parts.bm25.toFixed(2), h.parts.dense.toFixed(2), fmtTime(h.event.time),
+      h.event.role || "", h.event.text].forEach((t) => cell(tr, t));
+    body.appendChild(tr);
+  }
+  $("hits").hidden = false;
+  status(`${hits.length} hits`);
+}
+
+async function chat(text) {
+  const ask = (memory) => api("POST", "/v1/chat/completions", {
+    model: "tailored", user: currentUser, messages: [{ role: "user", content: text }],
+    max_tokens: 200, tailored: { memory },
+  });
+  $("chat-with").textContent = "…";
+  $("chat-without").textContent = "…";
+  const [withMem, without] = await Promise.allSettled([ask(true), ask(false)]);
+  const show = (r) => r.status === "fulfilled" ? r.value.choices[0].message.content : "error: " + r.reason.message;
+  $("chat-with").textContent = show(withMem);
+  $("chat-without").textContent = show(without);
+}
+
+async function exportUser() {
+  const data = await api("GET", `/v1/users/${encodeURIComponent(currentUser)}/export`);
+  const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `${currentUser}.json`;
+  a.click();
+  status(`exported ${data.events.length} events`);
+}
+
+async function eraseUser() {
+  const res = await api("DELETE", "/v1/users/" + encodeURIComponent(currentUser));
+  status(`erased ${res.erased_events} events of ${res.user_id}`);
+  $("user").hidden = true;
+  currentUser = null;
+  await signIn(key);
+}
+
+function guard(fn) {
+  return async (...args) => {
+    try { await fn(...args); } catch (err) {
+      if (err.status === 401) { signOut(); $("signin-error").textContent = err.message; }
+      else status("error: " + err.message);
+    }
+  };
+}
+
+function signOut() {
+  sessionStorage.removeItem("tailored-key");
+  key = "";
+  $("app").hidden = true;
+  $("signout").hidden = true;
+  $("signin").hidden = false;
+  $("whoami").textContent = "";
+}
+
+$("signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("signin-error").textContent = "";
+  try { await signIn($("key").value.trim()); } catch (err) { $("signin-error").textContent = err.message; }
+});
+$("signout").addEventListener("click", signOut);
+$("more-users").addEventListener("click", guard(loadUsers));
+$("more-events").addEventListener("click", guard(loadEvents));
+$("user-filter").addEventListener("input", () => {
+  const q = $("user-filter").value.toLowerCase();
+  for (const li of $("users").children) li.hidden = !li.textContent.toLowerCase().includes(q);
+});
+$("search-form").addEventListener("submit", guard(async (e) => {
+  e.preventDefault();
+  await search($("query").value, $("mode").value);
+}));
+$("chat-form").addEventListener("submit", guard(async (e) => {
+  e.preventDefault();
+  await chat($("chat-input").value);
+}));
+$("export").addEventListener("click", guard(exportUser));
+$("erase").addEventListener("click", () => {
+  $("erase-name").textContent = currentUser;
+  $("erase-confirm-input").value = "";
+  $("erase-confirm").disabled = true;
+  $("confirm-erase").showModal();
+});
+$("erase-confirm-input").addEventListener("input", () => {
+  $("erase-confirm").disabled = $("erase-confirm-input").value !== currentUser;
+});
+$("confirm-erase").addEventListener("close", guard(async () => {
+  if ($("confirm-erase").returnValue === "erase") await eraseUser();
+}));
+
+if (key) signIn(key).catch(() => signOut());
