@@ -10,6 +10,10 @@ and a non-zero exit; the server (later) maps each class to an HTTP status.
     ├── StoreError            the database failed or is not usable
     │   └── MigrationError    a schema step failed; nothing of it was applied
     ├── ModelError            an embedding or chat model is missing or failed
+    │   ├── ModelNotFound     a model name, file or cache entry that is not there
+    │   ├── ModelIntegrityError  a model file whose size or sha256 is wrong (never kept)
+    │   ├── ModelUnavailable  a model server that cannot be reached
+    │   └── SchemaError       output that did not parse against the JSON schema, after a retry
     └── TenantIsolationError  an operation tried to cross a tenant or user boundary
 """
 
@@ -56,6 +60,37 @@ class ModelError(TailoredError):
     """A model could not be loaded or failed while running."""
 
     code = "model_error"
+
+
+class ModelNotFound(ModelError):
+    """A model name, GGUF file or cache entry that does not exist."""
+
+    code = "model_not_found"
+
+
+class ModelIntegrityError(ModelError):
+    """A model file whose size or sha256 differs from the expected one; it was not kept."""
+
+    code = "model_integrity"
+
+
+class ModelUnavailable(ModelError):
+    """A model server that cannot be reached (down, refused, timed out)."""
+
+    code = "model_unavailable"
+
+
+class SchemaError(ModelError):
+    """Model output that did not parse against the requested JSON schema, even after one retry.
+
+    ``output`` holds the last raw text the model produced.
+    """
+
+    code = "schema_error"
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class TenantIsolationError(TailoredError):

@@ -1,0 +1,172 @@
+"""Personalized chat: the user's context goes into the system message, the turn is remembered.
+
+The context is built for the latest user message and placed after any system prompt the
+caller gave. The new user turn and the answer are stored together, in one ``Engine.add``
+call, and only once the answer is complete: a failed or abandoned generation stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from ..errors import InvalidInput
+from ..types import Context, EventIn
+from .base import ChatModel, Message, MessagesIn, to_messages
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+PERSONALIZE = (
+    "You are talking with a user you know. Tailor your answer to what the records below say "
+    "about them, where it is relevant; do not mention the records themselves."
+)
+
+
+class ChatResult(BaseModel):
+    """A personalized answer, the context it used and the events it stored."""
+
+    text: str
+    context: Context | None = None
+    stored: list[int] = []
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+
+
+class ChatStream:
+    """An answer arriving in text chunks; the turn is stored once the last chunk is read.
+
+    Iterate it for the chunks. Afterwards ``result`` holds the ``ChatResult``. Stopping
+    early (or a failure) stores nothing.
+    """
+
+    def __init__(self, chunks: Iterator[str], finish: _Finish, context: Context | None) -> None:
+        self._chunks = chunks
+        self._finish = finish
+        self.context = context
+        self.result: ChatResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        parts: list[str] = []
+        for chunk in self._chunks:
+            parts.append(chunk)
+            yield chunk
+        self.result = self._finish("".join(parts))
+
+
+class _Finish:
+    def __init__(self, engine: Engine, user_id: str, question: str, memory: bool, context: Context | None,
+                 model: ChatModel, session_id: str | None, prompt_tokens: int) -> None:
+        self.engine, self.user_id, self.question, self.memory = engine, user_id, question, memory
+        self.context, self.model, self.session_id, self.prompt_tokens = context, model, session_id, prompt_tokens
+
+    def __call__(self, answer: str, completion_tokens: int | None = None, prompt_tokens: int | None = None) -> ChatResult:
+        stored: list[int] = []
+        if self.memory and answer.strip():
+            turns = [
+                EventIn(user_id=self.user_id, role="user", text=self.question, session_id=self.session_id),
+                EventIn(user_id=self.user_id, role="assistant", text=answer, session_id=self.session_id),
+            ]
+            stored = self.engine.add(turns).added
+        return ChatResult(
+            text=answer,
+            context=self.context,
+            stored=stored,
+            prompt_tokens=prompt_tokens if prompt_tokens is not None else self.prompt_tokens,
+            completion_tokens=completion_tokens if completion_tokens is not None else self.model.count_tokens(answer),
+            model=self.model.name,
+        )
+
+
+def prepare(
+    engine: Engine,
+    user_id: str,
+    messages: MessagesIn,
+    *,
+    memory: bool = True,
+    budget: int = 1000,
+) -> tuple[list[Message], str, Context | None]:
+    """The messages to send (context in the system message), the latest user text, the context."""
+    msgs = to_messages(messages)
+    users = [m for m in msgs if m.role == "user"]
+    if not users or msgs[-1].role != "user":
+        raise InvalidInput("the last message must be the user's")
+    question = users[-1].content
+    if not question.strip():
+        raise InvalidInput("the user's message is empty")
+    if not memory:
+        return msgs, question, None
+    ctx = engine.context(user_id, question, budget=budget)
+    block = PERSONALIZE + "\n" + ctx.text
+    if msgs[0].role == "system":
+        msgs[0] = Message(role="system", content=msgs[0].content + "\n\n" + block)
+    else:
+        msgs.insert(0, Message(role="system", content=block))
+    return msgs, question, ctx
+
+
+def personalized_chat(
+    engine: Engine,
+    user_id: str,
+    messages: MessagesIn,
+    model: ChatModel,
+    *,
+    memory: bool = True,
+    stream: bool = False,
+    budget: int = 1000,
+    max_tokens: int = 512,
+    temperature: float = 0.0,
+    session_id: str | None = None,
+) -> ChatResult | ChatStream:
+    """Answer ``messages`` for ``user_id`` with what the engine knows about them.
+
+    Parameters
+    ----------
+    engine
+        Supplies the context and stores the turn.
+    user_id
+        Whose memory to use.
+    messages
+        OpenAI-style messages; the last one is the user's new turn.
+    model
+        The chat model that answers.
+    memory
+        False answers without personalization and stores nothing.
+    stream
+        Return a ``ChatStream`` of text chunks instead of a ``ChatResult``.
+    budget
+        Token budget of the context.
+
+    Returns
+    -------
+    ChatResult or ChatStream
+
+    Raises
+    ------
+    InvalidInput
+        The messages do not end with a user message.
+    ModelError
+        Generation failed; nothing was stored.
+
+    Examples
+    --------
+    >>> from tailored import Engine
+    >>> from tailored.testing import HashEmbedder, ScriptedChatModel
+    >>> eng = Engine(store=str(tmp / "chat.db"), embedder=HashEmbedder())
+    >>> _ = eng.add({"user_id": "ana", "text": "I am vegetarian"})
+    >>> model = ScriptedChatModel(["Try the lentil curry."])
+    >>> out = personalized_chat(eng, "ana", [{"role": "user", "content": "What should I cook?"}], model)
+    >>> out.text, "vegetarian" in model.calls[0][0].content, len(out.stored)
+    ('Try the lentil curry.', True, 2)
+    """
+    engine._scope(user_id)  # validate the id before any work
+    msgs, question, ctx = prepare(engine, user_id, messages, memory=memory, budget=budget)
+    prompt_tokens = model.count_message_tokens(msgs)
+    finish = _Finish(engine, user_id, question, memory, ctx, model, session_id, prompt_tokens)
+    if stream:
+        return ChatStream(model.stream(msgs, max_tokens=max_tokens, temperature=temperature), finish, ctx)
+    out = model.generate(msgs, max_tokens=max_tokens, temperature=temperature)
+    return finish(out.text, out.completion_tokens, out.prompt_tokens or prompt_tokens)

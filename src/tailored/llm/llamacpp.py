@@ -1,0 +1,236 @@
+"""The default chat model: a local GGUF file run by llama.cpp (``llama-cpp-python``).
+
+JSON schema output is enforced by a grammar built from the schema, so the model cannot
+produce tokens outside it. Next-token log-probabilities come from the logits of the last
+prompt position.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError, ModelNotFound
+from .base import ChatModel, Completion, GenerateOptions, Message
+
+GGUF_MAGIC = b"GGUF"
+_PATCH_LOCK = threading.Lock()
+
+
+def cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return " amx_int8" in fh.read()
+    except OSError:
+        return False
+
+
+@contextmanager
+def model_params(extra_buffers: bool | None = None) -> Iterator[None]:
+    """While active, llama.cpp models load with (or without) extra CPU buffer types.
+
+    Extra buffer types repack weights for the CPU's fastest kernels. On CPUs with AMX the
+    AMX kernels crash on multi-token batches in llama.cpp builds of 2026 (ggml-org/llama.cpp
+    issue #20824: segfault in ggml_backend_amx_mul_mat), so ``None`` turns them off there.
+    """
+    import llama_cpp.llama_cpp as lib  # the module Llama reads its defaults from
+
+    use = (not cpu_has_amx()) if extra_buffers is None else extra_buffers
+    if use:
+        yield
+        return
+    with _PATCH_LOCK:
+        original = lib.llama_model_default_params
+
+        def params() -> Any:
+            p = original()
+            p.use_extra_bufts = False
+            return p
+
+        lib.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
+def check_gguf(path: Path) -> None:
+    """Raise ``ModelNotFound`` or ``ModelError`` unless ``path`` is a readable GGUF file."""
+    if not path.is_file():
+        raise ModelNotFound(f"no model file at {path}; run 'tailored models pull qwen2.5-1.5b' or pass a GGUF path")
+    with path.open("rb") as fh:
+        if fh.read(4) != GGUF_MAGIC:
+            raise ModelError(f"{path} is not a GGUF model file (wrong magic bytes)")
+
+
+class LlamaCppChatModel(ChatModel):
+    """A GGUF chat model run in-process by llama.cpp.
+
+    Parameters
+    ----------
+    path
+        The GGUF file, or a registered model name (``qwen2.5-1.5b``) found in the cache.
+        Defaults to ``$TAILORED_MODEL`` or the default model.
+    n_ctx
+        Context window in tokens (the prompt and the answer together).
+    threads
+        CPU threads; defaults to the number of cores.
+    seed
+        Sampling seed, so that runs with a temperature above 0 repeat.
+    extra_buffers
+        Let llama.cpp repack weights into extra CPU buffer types; None decides by CPU
+        (see ``model_params``).
+
+    Examples
+    --------
+    >>> model = LlamaCppChatModel("qwen2.5-1.5b")  # doctest: +SKIP
+    >>> model.generate([{"role": "user", "content": "Say hi"}], max_tokens=5).text  # doctest: +SKIP
+    'Hi!'
+    """
+
+    supports_json_schema = True
+    supports_logprobs = True
+    context_window = 4096
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        seed: int = 0,
+        n_batch: int = 512,
+        extra_buffers: bool | None = None,
+    ) -> None:
+        from .models import resolve_model_path
+
+        self.path = resolve_model_path(path)
+        check_gguf(self.path)
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise ModelError("the local chat model needs llama-cpp-python: pip install 'tailored[local]'") from exc
+        self._lib = llama_cpp
+        try:
+            with model_params(extra_buffers):
+                self._llm: Any = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    n_ctx=n_ctx,
+                    n_threads=threads or os.cpu_count() or 2,
+                    n_batch=n_batch,
+                    seed=seed,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"llama.cpp cannot load {self.path}: {exc}") from exc
+        self.context_window = int(self._llm.n_ctx())
+        self.name = self.path.stem
+        self._formatter: Any = None
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            llm.close()
+            self._llm = None
+
+    # -- core ---------------------------------------------------------------------------
+
+    def _kwargs(self, messages: list[Message], options: GenerateOptions) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "messages": [m.model_dump() for m in messages],
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "stop": list(options.stop) or None,
+        }
+        if options.schema is not None:
+            kw["response_format"] = {"type": "json_object", "schema": options.schema}
+        return kw
+
+    def _call(self, **kw: Any) -> Any:
+        if self._llm is None:
+            raise ModelError(f"{self.name} is closed")
+        try:
+            return self._llm.create_chat_completion(**kw)
+        except ValueError as exc:  # e.g. the prompt exceeds the context window
+            raise ModelError(f"{self.name}: {exc}") from exc
+        except RuntimeError as exc:
+            raise ModelError(f"{self.name} failed: {exc}") from exc
+
+    def _complete(self, messages: list[Message], options: GenerateOptions) -> Completion:
+        out = self._call(**self._kwargs(messages, options))
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            finish_reason=choice.get("finish_reason"),
+            model=self.name,
+        )
+
+    def _stream(self, messages: list[Message], options: GenerateOptions) -> Iterator[str]:
+        chunks = self._call(stream=True, **self._kwargs(messages, options))
+        try:
+            for chunk in chunks:
+                text = chunk["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.name} failed while streaming: {exc}") from exc
+
+    def count_tokens(self, text: str) -> int:
+        if self._llm is None:
+            raise ModelError(f"{self.name} is closed")
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def prompt_text(self, messages: list[Message]) -> str:
+        """The exact prompt the chat template makes of ``messages``, ready for the answer."""
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            meta = self._llm.metadata
+            template = meta.get("tokenizer.chat_template")
+            if not template:
+                raise ModelError(f"{self.name} has no chat template in its metadata")
+            vocab = self._llm
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=vocab.detokenize([vocab.token_eos()], special=True).decode("utf-8", "replace"),
+                bos_token=vocab.detokenize([vocab.token_bos()], special=True).decode("utf-8", "replace"),
+            )
+        return str(self._formatter(messages=[m.model_dump() for m in messages]).prompt)
+
+    def count_message_tokens(self, messages: Any, *, system: str | None = None) -> int:
+        from .base import to_messages
+
+        prompt = self.prompt_text(to_messages(messages, system))
+        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def _next_token_logprobs(self, messages: list[Message], top_k: int) -> dict[str, float]:
+        llm = self._llm
+        tokens = llm.tokenize(self.prompt_text(messages).encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) >= self.context_window:
+            raise ModelError(f"{self.name}: the prompt has {len(tokens)} tokens; the window is {self.context_window}")
+        llm.reset()
+        try:
+            llm.eval(tokens)
+        except RuntimeError as exc:
+            raise ModelError(f"{self.name} failed: {exc}") from exc
+        n_vocab = llm.n_vocab()
+        ptr = self._lib.llama_get_logits_ith(llm.ctx, -1)
+        logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
+        llm.reset()  # the next generation must not mistake these logits for its own
+        top = np.argsort(-logits)[:top_k]
+        shifted = logits - logits.max()
+        logz = np.log(np.exp(shifted).sum())
+        out: dict[str, float] = {}
+        for tok in top:
+            piece = llm.detokenize([int(tok)]).decode("utf-8", "replace")
+            out.setdefault(piece, float(shifted[tok] - logz))
+        return out
