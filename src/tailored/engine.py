@@ -255,3 +255,47 @@ class Engine:
 
     def stats(self) -> Stats:
         return self.store.stats(self.tenant)
+
+    # -- chat -------------------------------------------------------------------------
+
+    def chat(
+        self,
+        user_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: Any = None,
+        memory: bool = True,
+        stream: bool = False,
+        budget: int = 1000,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        session_id: str | None = None,
+    ) -> Any:
+        """Answer OpenAI-style ``messages`` for ``user_id``, personalized with their context.
+
+        ``model`` is a ``ChatModel``, a model spec (``qwen2.5-1.5b``, a GGUF path,
+        ``openai:NAME``) or None for the default local model, loaded once per engine. The new
+        user turn and the answer are stored in one ``add`` only after generation succeeded;
+        ``memory=False`` neither reads nor writes memory. Returns a ``ChatResult``, or with
+        ``stream=True`` a ``ChatStream`` of text chunks. See ``tailored.llm.chat``.
+        """
+        from .llm import ChatModel, load_chat_model
+        from .llm.chat import personalized_chat
+
+        if not isinstance(model, ChatModel):
+            cache: dict[Any, ChatModel] = self.__dict__.setdefault("_chat_models", {})
+            if model not in cache:
+                cache[model] = load_chat_model(model)
+            model = cache[model]
+        return personalized_chat(
+            self,
+            user_id,
+            messages,
+            model,
+            memory=memory,
+            stream=stream,
+            budget=budget,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            session_id=session_id,
+        )
