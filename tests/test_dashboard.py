@@ -11,7 +11,7 @@ import pytest
 from tailored import Engine
 from tailored.keys import Keys
 from tailored.server import Settings, create_app
-from tailored.testing import HashEmbedder
+from tailored.testing import HashEmbedder, ScriptedChatModel
 
 from .server_util import running
 
@@ -33,7 +33,8 @@ def site(tmp_path: Path) -> Iterator[tuple[str, str, Engine]]:
             {"user_id": "bob", "role": "user", "text": "I collect vinyl records"},
         ]
     )
-    with running(create_app(Settings(), engine)) as url:
+    model = ScriptedChatModel(default="Thai green curry with tofu")
+    with running(create_app(Settings(), engine, chat_model=model)) as url:
         yield url, key, engine
     engine.close()
 
@@ -72,12 +73,18 @@ def test_sign_in_find_user_search_and_erase(site: tuple[str, str, Engine]) -> No
         expect(page.locator("#hits tbody tr").first).to_contain_text("Pixel")
         page.screenshot(path=str(ARTIFACTS / "dashboard-search.png"))
 
+        page.fill("#chat-input", "What should I cook tonight?")
+        page.click("#chat-form button")
+        expect(page.locator("#chat-with")).to_have_text("Thai green curry with tofu")
+        expect(page.locator("#chat-without")).to_have_text("Thai green curry with tofu")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-chat.png"))
+
         page.click("#erase")
         expect(page.locator("#erase-confirm")).to_be_disabled()
         page.fill("#erase-confirm-input", "ana")
         page.click("#erase-confirm")
         expect(page.locator("#users li")).to_have_count(1)
-        expect(page.locator("#status")).to_contain_text("erased 2 events")
+        expect(page.locator("#status")).to_contain_text("erased 4 events")  # 2 + the remembered chat turn
         page.screenshot(path=str(ARTIFACTS / "dashboard-erased.png"))
         browser.close()
     acme = engine.for_tenant("acme")

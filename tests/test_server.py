@@ -12,7 +12,8 @@ import pytest
 from tailored import Engine
 from tailored.keys import Keys
 from tailored.server import Settings, create_app
-from tailored.testing import HashEmbedder
+from tailored.errors import ModelError
+from tailored.testing import HashEmbedder, ScriptedChatModel
 
 from .server_util import running
 
@@ -40,7 +41,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     _, a = keys.create("acme")
     _, b = keys.create("globex")
     _, admin = keys.create(None, admin=True)
-    app = create_app(Settings(max_body_bytes=200_000, max_batch=50), engine)
+    app = create_app(Settings(max_body_bytes=200_000, max_batch=50), engine, chat_model=ScriptedChatModel())
     with running(app) as url:
         srv = Server(url, a, b, admin, engine)
         yield srv
@@ -181,8 +182,9 @@ ISOLATION = [
     ("POST", "/v1/users/import", "EXPORT"),
     ("POST", "/v1/events", {"events": [{"user_id": "bob", "text": "injected by acme", "source_id": "b1"}]}),
     ("GET", "/v1/stats", None),
+    ("POST", "/v1/chat/completions", {"user": "bob", "messages": [{"role": "user", "content": "my secret plan?"}]}),
 ]
-PUBLIC_OR_ADMIN = {"/v1/health", "/v1/admin/tenants", "/v1/admin/keys", "/v1/admin/keys/{key_id}"}
+PUBLIC_OR_ADMIN = {"/v1/health", "/v1/models", "/v1/admin/tenants", "/v1/admin/keys", "/v1/admin/keys/{key_id}"}
 
 
 def test_isolation_table_covers_every_route(server: Server) -> None:
@@ -216,3 +218,82 @@ def test_tenant_a_cannot_touch_tenant_b(server: Server) -> None:
     # B's data is untouched: same events, and acme's writes landed in acme only
     assert [e["text"] for e in b.get("/v1/users/bob/events").json()["items"]] == ["globex secret plan"]
     assert b.get("/v1/stats").json()["events"] == 1
+
+
+# -- the OpenAI-compatible endpoint, through the official openai client ---------------------
+
+
+@pytest.fixture
+def chat_server(tmp_path: Path) -> Iterator[tuple[str, str, str, Engine, ScriptedChatModel]]:
+    engine = Engine(tmp_path / "chat.db", embedder=HashEmbedder())
+    keys = Keys(engine.store)
+    _, a = keys.create("acme")
+    _, b = keys.create("globex")
+    model = ScriptedChatModel(default="Try a lentil curry tonight.")
+    with running(create_app(Settings(), engine, chat_model=model)) as url:
+        yield url, a, b, engine, model
+    engine.close()
+
+
+def test_openai_client_gets_personalized_answers_and_turns_are_remembered(
+    chat_server: tuple[str, str, str, Engine, ScriptedChatModel],
+) -> None:
+    from openai import OpenAI
+
+    url, a, b, engine, model = chat_server
+    engine.for_tenant("acme").add({"user_id": "ana", "text": "I am vegetarian"})
+    engine.for_tenant("globex").add({"user_id": "ana", "text": "globex-only secret: I eat steak daily"})
+    client = OpenAI(base_url=url + "/v1", api_key=a)
+    assert [m.id for m in client.models.list().data] == ["scripted"]
+
+    reply = client.chat.completions.create(
+        model="tailored", user="ana", messages=[{"role": "user", "content": "What should I cook for dinner?"}]
+    )
+    assert reply.choices[0].message.content == "Try a lentil curry tonight."
+    assert reply.usage is not None and reply.usage.prompt_tokens > 0
+    system = model.calls[-1][0]
+    assert system.role == "system" and "I am vegetarian" in system.content
+    assert "steak" not in system.content  # another tenant's user of the same id is invisible
+    texts = [e.text for e in engine.for_tenant("acme").events("ana")]
+    assert texts == ["I am vegetarian", "What should I cook for dinner?", "Try a lentil curry tonight."]
+    client.close()
+
+
+def test_openai_streaming_and_no_memory(chat_server: tuple[str, str, str, Engine, ScriptedChatModel]) -> None:
+    from openai import OpenAI
+
+    url, a, _, engine, model = chat_server
+    acme = engine.for_tenant("acme")
+    acme.add({"user_id": "ana", "text": "I am vegetarian"})
+    client = OpenAI(base_url=url + "/v1", api_key=a)
+    chunks = client.chat.completions.create(
+        model="tailored", user="ana", stream=True, messages=[{"role": "user", "content": "Dinner idea?"}]
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == "Try a lentil curry tonight."
+    assert len(acme.events("ana")) == 3
+
+    plain = client.chat.completions.create(
+        model="tailored",
+        user="ana",
+        messages=[{"role": "user", "content": "Dinner idea?"}],
+        extra_body={"tailored": {"memory": False}},
+    )
+    assert plain.choices[0].message.content
+    assert all("vegetarian" not in m.content for m in model.calls[-1])
+    assert len(acme.events("ana")) == 3  # nothing stored without memory
+    client.close()
+
+
+def test_openai_errors_are_typed(chat_server: tuple[str, str, str, Engine, ScriptedChatModel]) -> None:
+    url, a, _, engine, model = chat_server
+    model.replies.append(ModelError("the model crashed"))
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {a}"}) as c:
+        r = c.post("/v1/chat/completions", json={"user": "ana", "messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "model_error"
+        r = c.post("/v1/chat/completions", json={"user": "ana", "messages": [{"role": "assistant", "content": "hi"}]})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+        r = c.post("/v1/chat/completions", json={"messages": []})
+        assert r.status_code == 422
+        assert httpx.post(url + "/v1/chat/completions", json={"messages": []}).status_code == 401
+    assert engine.for_tenant("acme").users() == []  # a failed chat stores nothing

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from tailored import Engine
 from tailored.keys import Keys
 from tailored.server import Settings, create_app
-from tailored.testing import HashEmbedder
+from tailored.testing import HashEmbedder, ScriptedChatModel
 
 from .server_util import running
 
@@ -23,7 +23,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     engine = Engine(db, embedder=HashEmbedder())
     _, key = Keys(engine.store).create("fuzz")
     engine.for_tenant("fuzz").add([{"user_id": "ana", "text": f"seed event {i}"} for i in range(5)])
-    with running(create_app(Settings(), engine)) as url:
+    with running(create_app(Settings(), engine, chat_model=ScriptedChatModel())) as url:
         yield url, key
     engine.close()
 

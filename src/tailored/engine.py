@@ -237,6 +237,8 @@ class Engine:
         session_id: str | None = None,
     ) -> list[Event]:
         """A page of the user's events in id order; pass the last id as ``after_id`` for the next."""
+        if not 1 <= limit <= 10_000 or not 0 <= after_id < 2**63:
+            raise InvalidInput("limit must be 1-10000 and after_id a non-negative 64-bit integer")
         flt = EventFilter(since=since, until=until, kinds=tuple(kinds) if kinds else None, session_id=session_id)
         return self.store.list_events(self._scope(user_id), flt, limit=limit, after_id=after_id)
 

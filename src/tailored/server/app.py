@@ -16,7 +16,8 @@ from ..keys import Keys
 from . import errors
 from .deps import State
 from .errors import error_body
-from .routes import admin, events, meta, users
+from .routes import admin, events, meta, openai_compat, users
+from .routes.openai_compat import ModelHolder
 from .settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -76,7 +77,11 @@ class BodyLimit:
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, chat_model: Any = None) -> FastAPI:
-    """Build the app. ``engine`` (and its store) is shared by every request and tenant."""
+    """Build the app. ``engine`` (and its store) is shared by every request and tenant.
+
+    ``chat_model`` (a ``ChatModel``) answers ``/v1/chat/completions``; by default the model
+    ``settings.model`` names is loaded at the first chat request.
+    """
     settings = settings or Settings()
     engine = engine or Engine(settings.db, embedder=settings.embedder)
     app = FastAPI(
@@ -84,9 +89,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         version=__version__,
         description="Personalization engine API. Authenticate with `Authorization: Bearer <key>`.",
     )
-    app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=chat_model)
+    holder = ModelHolder(chat_model if chat_model is not None else settings.model)
+    app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=holder)
     errors.install(app)
-    for module in (meta, users, events, admin):
+    for module in (meta, users, events, admin, openai_compat):
         app.include_router(module.router)
     static = files("tailored.server").joinpath("static")
     app.mount("/dashboard", StaticFiles(directory=str(static), html=True), name="dashboard")

@@ -21,7 +21,7 @@ class State:
     engine: Engine
     keys: Keys
     settings: Settings
-    chat_model: Any = None  # a ChatModel, loaded at first chat
+    chat_model: Any  # a ModelHolder: the chat model, loaded at the first chat request
 
 
 def get_state(request: Request) -> State:

@@ -42,7 +42,7 @@ def list_events(
     engine: EngineDep,
     user_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     kind: Annotated[list[str] | None, Query()] = None,
     session_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[Event]:
