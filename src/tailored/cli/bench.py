@@ -13,3 +13,11 @@ from ..bench import speed  # noqa: E402
 
 app.command("ingest")(speed.ingest)
 app.command("latency")(speed.latency)
+
+from ..bench import retrieval  # noqa: E402
+
+app.command("retrieval")(retrieval.retrieval)
+
+from ..bench import serve as serve_bench  # noqa: E402
+
+app.command("serve")(serve_bench.serve)

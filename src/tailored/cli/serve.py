@@ -67,9 +67,10 @@ def serve(
     import uvicorn
 
     from ..server import Settings, create_app
+    from ..server.app import server_engine
 
     settings = Settings(db=db, host=host, port=port, embedder=embedder, model=model)
-    engine = Engine(settings.db, embedder=settings.embedder)
+    engine = server_engine(settings)
     keys = Keys(engine.store)
     url = f"http://{host}:{port}"
     if not keys.list():

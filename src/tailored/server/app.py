@@ -11,6 +11,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from ..embed import load_embedder
+from ..embed.batching import BatchingEmbedder
 from ..engine import Engine
 from ..keys import Keys
 from . import errors
@@ -76,6 +78,11 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def server_engine(settings: Settings) -> Engine:
+    """The engine a server shares between requests: concurrent query embeddings are batched."""
+    return Engine(settings.db, embedder=BatchingEmbedder(load_embedder(settings.embedder)))
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None, chat_model: Any = None) -> FastAPI:
     """Build the app. ``engine`` (and its store) is shared by every request and tenant.
 
@@ -83,7 +90,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     ``settings.model`` names is loaded at the first chat request.
     """
     settings = settings or Settings()
-    engine = engine or Engine(settings.db, embedder=settings.embedder)
+    engine = engine or server_engine(settings)
     app = FastAPI(
         title="tailored",
         version=__version__,
