@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from ..errors import InvalidInput
-from ..types import Context, EventIn
+from ..types import Context
 from .base import ChatModel, Message, MessagesIn, to_messages
 
 if TYPE_CHECKING:
@@ -67,10 +67,10 @@ class _Finish:
         stored: list[int] = []
         if self.memory and answer.strip():
             turns = [
-                EventIn(user_id=self.user_id, role="user", text=self.question, session_id=self.session_id),
-                EventIn(user_id=self.user_id, role="assistant", text=answer, session_id=self.session_id),
+                {"user_id": self.user_id, "role": role, "text": text, "session_id": self.session_id}
+                for role, text in (("user", self.question), ("assistant", answer))
             ]
-            stored = self.engine.add(turns).added
+            stored = self.engine.add(turns).added  # one transaction: both turns or neither
         return ChatResult(
             text=answer,
             context=self.context,
