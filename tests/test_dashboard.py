@@ -33,6 +33,8 @@ def site(tmp_path: Path) -> Iterator[tuple[str, str, Engine]]:
             {"user_id": "bob", "role": "user", "text": "I collect vinyl records"},
         ]
     )
+    acme.remember("ana", {"kind": "preference", "key": "thai food", "value": "thai food", "polarity": "like",
+                          "text": "Likes Thai curries"})
     model = ScriptedChatModel(default="Thai green curry with tofu")
     with running(create_app(Settings(), engine, chat_model=model)) as url:
         yield url, key, engine
@@ -68,6 +70,19 @@ def test_sign_in_find_user_search_and_erase(site: tuple[str, str, Engine]) -> No
         expect(page.locator("#user-title")).to_have_text("ana")
         expect(page.locator("#timeline tbody tr")).to_have_count(2)
 
+        memory = page.locator("#profile tr.memory", has_text="Likes Thai curries")
+        expect(memory).to_have_count(1)
+        memory.locator("button.edit").click()
+        page.fill("#profile .memory-edit", "Likes Thai green curry, not too spicy")
+        page.click("#profile button.save")
+        expect(page.locator("#profile tr.memory", has_text="not too spicy")).to_have_count(1)
+        page.locator("#profile tr.memory", has_text="not too spicy").locator("button.pin").click()
+        expect(page.locator("#profile tr.memory", has_text="not too spicy")).to_contain_text("pinned")
+        page.check("#show-history")
+        expect(page.locator("#profile tr.memory", has_text="Likes Thai curries")).to_contain_text("superseded")
+        page.uncheck("#show-history")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-profile.png"))
+
         page.fill("#query", "dog walk")
         page.click("#search-form button")
         expect(page.locator("#hits tbody tr").first).to_contain_text("Pixel")
@@ -89,3 +104,4 @@ def test_sign_in_find_user_search_and_erase(site: tuple[str, str, Engine]) -> No
         browser.close()
     acme = engine.for_tenant("acme")
     assert [u.user_id for u in acme.users()] == ["bob"]
+    assert acme.history("ana") == []  # erase took the memories too

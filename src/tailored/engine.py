@@ -20,6 +20,11 @@ from .context.builder import TokenCounter, build_context, estimate_tokens
 from .embed import Embedder, load_embedder
 from .errors import InvalidInput, NotFound
 from .ingest.formats import explain
+from .memory import load_extractor
+from .memory import profile as memory_profile
+from .memory.base import Extractor
+from .memory.profile import Explanation
+from .memory.summary import summary_writer
 from .retrieve.index import embed_text
 from .retrieve.search import RetrievalConfig, Retriever
 from .store import EventFilter, Scope, SQLiteStore, open_store
@@ -28,6 +33,10 @@ from .types import (
     Context,
     Event,
     EventIn,
+    Memory,
+    MemoryIn,
+    Profile,
+    Summary,
     SearchHit,
     SearchMode,
     Stats,
@@ -93,6 +102,7 @@ class Engine:
         embedder: str | Embedder = "minilm",
         retrieval: RetrievalConfig | None = None,
         count_tokens: TokenCounter = estimate_tokens,
+        extractor: str | Extractor | None = "rules",
     ) -> None:
         self.store = store if isinstance(store, SQLiteStore) else open_store(store or default_store_url())
         self.tenant = tenant
@@ -101,6 +111,8 @@ class Engine:
         self._retrieval = retrieval or RetrievalConfig()
         self._retriever: Retriever | None = None
         self.count_tokens = count_tokens
+        self._extractor_spec = extractor
+        self._extractors: dict[str, Extractor] = {}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -187,12 +199,24 @@ class Engine:
                 data = UserExport.model_validate(data)
             except ValidationError as exc:
                 raise InvalidInput(f"not a tailored user export: {explain(exc)}") from exc
-        # An export describes one user: every event is restored under that user.
+        # An export describes one user: everything is restored under that user.
         fields = ("kind", "role", "text", "time", "session_id", "source_id", "payload")
         events = _coerce(
             [{"user_id": data.user_id, **{f: getattr(e, f) for f in fields}} for e in data.events]
         )
-        return self.add(events, embed=False)
+        scope = self._scope(data.user_id)
+        with self.store.atomic():
+            result = self.add(events, embed=False)
+            existing = self.store.event_ids_by_source(scope, [e.source_id for e in events if e.source_id])
+            added = iter(result.added)
+            id_map = {}
+            for old, new in zip(data.events, events):
+                if new.source_id is not None and new.source_id in existing:
+                    id_map[old.id] = existing[new.source_id]
+                else:
+                    id_map[old.id] = next(added)
+            memory_profile.import_memories(self.store, scope, data, id_map)
+        return result
 
     # -- reads ------------------------------------------------------------------------
 
@@ -218,12 +242,36 @@ class Engine:
         flt = EventFilter(since=since, until=until, kinds=tuple(kinds) if kinds else None, session_id=session_id)
         return self.retriever.search(self._scope(user_id), query, k=k, mode=mode, flt=flt)
 
-    def context(self, user_id: str, query: str, *, budget: int = 1000, k: int = 30) -> Context:
-        """The evidence for ``query`` packed under ``budget`` tokens, fenced as user data."""
+    def context(
+        self, user_id: str, query: str, *, budget: int = 1000, k: int = 30, profile: bool = True, task: str = "general"
+    ) -> Context:
+        """What the engine knows for ``query``, fenced as user data, under ``budget`` tokens:
+        the current profile (pinned and most relevant first), the ``task`` summary, then the
+        best evidence."""
         if budget < 50:
             raise InvalidInput("budget must be at least 50 tokens")
         hits = self.search(user_id, query, k=k)
-        return build_context(user_id, query, hits, budget=budget, count=self.count_tokens)
+        memories: list[Memory] = []
+        summary = None
+        if profile:
+            current = self.profile(user_id)
+            memories = self._rank_memories(query, current.facts + current.preferences)
+            summary = next((s.text for s in current.summaries if s.task == task), None)
+        return build_context(
+            user_id, query, hits, budget=budget, count=self.count_tokens, profile=memories, summary=summary
+        )
+
+    def _rank_memories(self, query: str, memories: list[Memory]) -> list[Memory]:
+        """Pinned first, then by similarity to the query (memory vectors are cached by text)."""
+        if len(memories) < 2:
+            return memories
+        cache: dict[str, Any] = self.__dict__.setdefault("_memory_vectors", {})
+        missing = [m.text for m in memories if m.text not in cache]
+        if missing:
+            for text, vec in zip(missing, self.embedder.embed(missing)):
+                cache[text] = vec
+        q = self.embedder.embed_one(query)
+        return sorted(memories, key=lambda m: (not m.pinned, -float(cache[m.text] @ q)))
 
     def events(
         self,
@@ -253,7 +301,15 @@ class Engine:
                 break
         if not events:
             raise NotFound(f"no user {user_id!r} in tenant {self.tenant!r}")
-        return UserExport(tenant=self.tenant, user_id=user_id, exported_at=utcnow(), events=events)
+        return UserExport(
+            tenant=self.tenant,
+            user_id=user_id,
+            exported_at=utcnow(),
+            events=events,
+            memories=self.store.memories(scope),
+            changes=self.store.memory_log(scope),
+            summaries=self.store.summaries(scope, latest=False),
+        )
 
     def user(self, user_id: str) -> UserStats:
         """One user's counts; ``NotFound`` if the tenant has no such user."""
@@ -267,6 +323,69 @@ class Engine:
 
     def stats(self) -> Stats:
         return self.store.stats(self.tenant)
+
+    # -- memories and profiles ----------------------------------------------------------
+
+    def _get_extractor(self, spec: str | Extractor) -> Extractor:
+        if isinstance(spec, Extractor):
+            return spec
+        if spec not in self._extractors:
+            self._extractors[spec] = load_extractor(spec)
+        return self._extractors[spec]
+
+    def extract(self, user_id: str, extractor: str | Extractor = "rules", *, max_events: int | None = None) -> list[int]:
+        """Derive memories from the user's events not yet read by ``extractor``.
+
+        Returns the ids of memories created or changed. Incremental: run it as often as
+        you like; each event is read once per extractor.
+        """
+        return memory_profile.extract(self.store, self._scope(user_id), self._get_extractor(extractor), max_events)
+
+    def profile(self, user_id: str, *, as_of: datetime | None = None, refresh: bool = True) -> Profile:
+        """The user's facts and preferences valid at ``as_of`` (default now), with summaries.
+
+        With ``refresh`` the engine's extractor first reads any new events.
+        """
+        if refresh and self._extractor_spec is not None and as_of is None:
+            self.extract(user_id, self._extractor_spec)
+        return memory_profile.profile(self.store, self._scope(user_id), as_of)
+
+    def history(self, user_id: str) -> list[Memory]:
+        """Every memory the user ever had, current or not, oldest first."""
+        return memory_profile.history(self.store, self._scope(user_id))
+
+    def why(self, user_id: str, memory_id: int) -> Explanation:
+        """The evidence events and the change history behind a memory."""
+        return memory_profile.why(self.store, self._scope(user_id), memory_id)
+
+    def remember(self, user_id: str, memory: MemoryIn | dict[str, Any]) -> Memory:
+        """Add a memory on the user's word; it wins over anything extracted."""
+        return memory_profile.remember(self.store, self._scope(user_id), memory)
+
+    def correct(self, user_id: str, memory_id: int, **changes: Any) -> Memory:
+        """Replace a memory with the user's correction (value, polarity, text, ...)."""
+        return memory_profile.correct(self.store, self._scope(user_id), memory_id, changes)
+
+    def forget(self, user_id: str, memory_id: int) -> Memory:
+        """Delete a memory on the user's request; it is not extracted again from old statements."""
+        return memory_profile.delete(self.store, self._scope(user_id), memory_id)
+
+    def pin(self, user_id: str, memory_id: int, pinned: bool = True) -> Memory:
+        """Pin (or unpin) a memory: always in the context, never replaced by extraction."""
+        return memory_profile.pin(self.store, self._scope(user_id), memory_id, pinned)
+
+    def summarize(
+        self, user_id: str, *, task: str = "general", model: Any = None, min_new_events: int = 20, force: bool = False
+    ) -> Summary:
+        """The user's ``task`` summary, rebuilt when ``min_new_events`` arrived since the last.
+
+        Without ``model`` it is written from the profile; with a chat model (or a model spec)
+        the model writes it from the profile, the new events and the previous summary.
+        """
+        if self._extractor_spec is not None:
+            self.extract(user_id, self._extractor_spec)
+        writer = summary_writer(task, model)
+        return memory_profile.summarize(self.store, self._scope(user_id), task, writer, min_new_events, force)
 
     # -- chat -------------------------------------------------------------------------
 

@@ -164,6 +164,7 @@ class Context(BaseModel):
     query: str
     text: str = Field(description="the fenced block to put in a system message")
     items: list[ContextItem]
+    memories: list[int] = Field(default_factory=list, description="ids of the profile memories included")
     tokens: int
     budget: int
 
@@ -185,17 +186,6 @@ class Stats(BaseModel):
     db_bytes: int | None
 
 
-class UserExport(BaseModel):
-    """Everything stored for one user, in a portable form that ``Engine.import_user`` restores."""
-
-    format: Literal["tailored.user-export"] = "tailored.user-export"
-    version: int = 1
-    tenant: str
-    user_id: str
-    exported_at: datetime
-    events: list[Event]
-
-
 class ApiKey(BaseModel):
     """An API key's public record; the secret itself is shown once, at creation."""
 
@@ -205,3 +195,113 @@ class ApiKey(BaseModel):
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+
+
+# -- memories: what the engine derives about a user -----------------------------------
+
+MemoryKind = Literal["fact", "preference"]
+Polarity = Literal["like", "dislike", "avoid"]
+MemorySource = Literal["rules", "llm", "user", "import"]
+MemoryStatus = Literal["active", "superseded", "retracted", "deleted"]
+
+
+class MemoryIn(BaseModel):
+    """A memory proposed by an extractor or a user, before evolution decides its fate.
+
+    ``key`` names the aspect it is about: the attribute of a fact (``"occupation"``) or the
+    topic of a preference (``"spicy food"``). A new value for the same kind and key
+    supersedes the old one, unless ``multi`` says the aspect holds several values at once
+    (pets, hobbies); then each value is its own memory.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: MemoryKind
+    key: str = Field(min_length=1, max_length=200)
+    value: str = Field(min_length=1, max_length=1000)
+    polarity: Polarity | None = None
+    strength: float = Field(0.5, ge=0.0, le=1.0)
+    confidence: float = Field(0.6, ge=0.0, le=1.0)
+    multi: bool = False
+    text: str = Field("", max_length=2000, description="the memory as a sentence about the user")
+    evidence: list[int] = Field(default_factory=list, description="ids of the events it came from")
+    valid_from: datetime | None = None
+    retract: bool = Field(False, description="the user no longer holds this: close it, add nothing")
+
+    @field_validator("valid_from")
+    @classmethod
+    def _time(cls, v: datetime | None) -> datetime | None:
+        return None if v is None else _as_utc(v)
+
+
+class Memory(BaseModel):
+    """A stored memory with its lifetime and provenance. Never silently deleted:
+    a replaced memory gets ``valid_to`` and ``superseded_by``."""
+
+    id: int
+    tenant: str
+    user_id: str
+    kind: MemoryKind
+    key: str
+    value: str
+    polarity: Polarity | None
+    strength: float
+    confidence: float
+    multi: bool
+    text: str
+    source: MemorySource
+    status: MemoryStatus
+    pinned: bool
+    valid_from: datetime
+    valid_to: datetime | None
+    superseded_by: int | None
+    evidence: list[int]
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemoryChange(BaseModel):
+    """One entry of a memory's history: what happened, when, and why."""
+
+    memory_id: int
+    at: datetime
+    action: Literal["created", "merged", "superseded", "retracted", "edited", "deleted", "pinned", "unpinned", "conflict"]
+    detail: str = ""
+    other_id: int | None = None
+
+
+class Summary(BaseModel):
+    """A per-user (optionally per-task) summary and the events it covers."""
+
+    id: int
+    user_id: str
+    task: str
+    text: str
+    covers_to_event: int = Field(description="the last event id it accounts for")
+    events_covered: int
+    created_at: datetime
+
+
+class Profile(BaseModel):
+    """The user's memories valid at ``as_of`` (now by default), with their summaries."""
+
+    user_id: str
+    as_of: datetime
+    facts: list[Memory]
+    preferences: list[Memory]
+    summaries: list[Summary] = Field(default_factory=list)
+
+
+class UserExport(BaseModel):
+    """Everything stored for one user, in a portable form that ``Engine.import_user`` restores:
+    events, memories with their history, and summaries."""
+
+    format: Literal["tailored.user-export"] = "tailored.user-export"
+    version: int = 2
+    tenant: str
+    user_id: str
+    exported_at: datetime
+    events: list[Event]
+    memories: list[Memory] = Field(default_factory=list)
+    changes: list[MemoryChange] = Field(default_factory=list)
+    summaries: list[Summary] = Field(default_factory=list)

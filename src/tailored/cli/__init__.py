@@ -11,7 +11,7 @@ import click
 import typer
 
 from ..errors import TailoredError
-from . import bench, data, db, demo, serve
+from . import bench, data, db, demo, profile, serve
 from . import chat as chat_cli
 from . import models as models_cli
 
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 data.register(app)
 demo.register(app)
+profile.register(app)
 app.add_typer(bench.app, name="bench")
 app.add_typer(models_cli.app, name="models")
 chat_cli.register(app)

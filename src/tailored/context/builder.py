@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
-from ..types import Context, ContextItem, SearchHit
+from ..types import Context, ContextItem, Memory, SearchHit
 
 FENCE = "user_data"
 HEADER = (
@@ -30,6 +30,16 @@ def estimate_tokens(text: str) -> int:
 
 def neutralise(text: str) -> str:
     return _FENCE_RE.sub(lambda m: m.group(0).replace("<", "&lt;"), text)
+
+
+PROFILE_TITLE = "What this user has told us (current profile):\n"
+SUMMARY_TITLE = "Summary: "
+RECORDS_TITLE = "Relevant records:\n"
+
+
+def render_memory(m: Memory) -> str:
+    pin = "pinned, " if m.pinned else ""
+    return f"- {neutralise(m.text)} ({pin}since {m.valid_from:%Y-%m-%d})"
 
 
 def render_item(item: ContextItem) -> str:
@@ -57,8 +67,11 @@ def build_context(
     budget: int = 1000,
     count: TokenCounter = estimate_tokens,
     max_item_tokens: int = 200,
+    profile: Sequence[Memory] = (),
+    summary: str | None = None,
 ) -> Context:
-    """Best-scored hits first until the budget is spent; shown in time order.
+    """The profile first (in the given order: most relevant first), then the summary, then
+    the best-scored evidence, until the budget is spent. Evidence is shown in time order.
 
     Examples
     --------
@@ -68,6 +81,28 @@ def build_context(
     opening = f'<{FENCE} user="{neutralise(user_id)}">\n{HEADER}\n'
     closing = f"</{FENCE}>"
     used = count(opening) + count(closing)
+
+    facts: list[Memory] = []
+    lines: list[str] = []
+    for m in profile:
+        line = render_memory(m)
+        cost = count(line) + 1
+        if used + cost + (0 if lines else count(PROFILE_TITLE)) > budget:
+            continue
+        if not lines:
+            used += count(PROFILE_TITLE)
+        facts.append(m)
+        lines.append(line)
+        used += cost
+    profile_block = (PROFILE_TITLE + "".join(line + "\n" for line in lines)) if lines else ""
+
+    summary_block = ""
+    if summary:
+        candidate = f"{SUMMARY_TITLE}{neutralise(summary)}\n"
+        if used + count(candidate) <= budget:
+            summary_block = candidate
+            used += count(candidate)
+
     chosen: list[ContextItem] = []
     for hit in sorted(hits, key=lambda h: -h.score):
         ev = hit.event
@@ -79,12 +114,20 @@ def build_context(
             text=_truncate(ev.text, max_item_tokens, count),
             score=hit.score,
         )
-        cost = count(render_item(item)) + 1
+        cost = count(render_item(item)) + 1 + (0 if chosen else count(RECORDS_TITLE))
         if used + cost > budget:
             continue
         chosen.append(item)
         used += cost
     chosen.sort(key=lambda it: (it.time, it.event_id))
-    body = "".join(render_item(it) + "\n" for it in chosen)
-    text = opening + body + closing
-    return Context(user_id=user_id, query=query, text=text, items=chosen, tokens=count(text), budget=budget)
+    records = (RECORDS_TITLE + "".join(render_item(it) + "\n" for it in chosen)) if chosen else ""
+    text = opening + profile_block + summary_block + records + closing
+    return Context(
+        user_id=user_id,
+        query=query,
+        text=text,
+        items=chosen,
+        memories=[m.id for m in facts],
+        tokens=count(text),
+        budget=budget,
+    )

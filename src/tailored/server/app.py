@@ -18,7 +18,7 @@ from ..keys import Keys
 from . import errors
 from .deps import State
 from .errors import error_body
-from .routes import admin, events, meta, openai_compat, users
+from .routes import admin, events, memories, meta, openai_compat, users
 from .routes.openai_compat import ModelHolder
 from .settings import Settings
 
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     holder = ModelHolder(chat_model if chat_model is not None else settings.model)
     app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=holder)
     errors.install(app)
-    for module in (meta, users, events, admin, openai_compat):
+    for module in (meta, users, memories, events, admin, openai_compat):
         app.include_router(module.router)
     static = files("tailored.server").joinpath("static")
     app.mount("/dashboard", StaticFiles(directory=str(static), html=True), name="dashboard")

@@ -26,6 +26,7 @@ from ..errors import InvalidInput, StoreError
 from ..types import AddResult, ApiKey, Event, EventIn, Stats, UserStats, utcnow
 from .base import EventFilter, Scope, UserIndexData
 from .migrations import Migrations
+from .sqlite_memories import MemoryTables
 
 migrations = Migrations("tailored")
 
@@ -92,6 +93,75 @@ def m004_api_keys(conn: sqlite3.Connection) -> None:
     )
 
 
+@migrations
+def m005_memories(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE memories (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            polarity TEXT,
+            strength REAL NOT NULL,
+            confidence REAL NOT NULL,
+            multi INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            valid_from_us INTEGER NOT NULL,
+            valid_to_us INTEGER,
+            superseded_by INTEGER,
+            created_us INTEGER NOT NULL,
+            updated_us INTEGER NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX memories_aspect ON memories (tenant, user_id, kind, key)")
+    conn.execute(
+        """CREATE TABLE memory_evidence (
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            event_id INTEGER NOT NULL,
+            PRIMARY KEY (memory_id, event_id)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """CREATE TABLE memory_log (
+            id INTEGER PRIMARY KEY,
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            at_us INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            other_id INTEGER
+        )"""
+    )
+    conn.execute("CREATE INDEX memory_log_memory ON memory_log (memory_id, id)")
+    conn.execute(
+        """CREATE TABLE summaries (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            task TEXT NOT NULL,
+            text TEXT NOT NULL,
+            covers_to_event INTEGER NOT NULL,
+            events_covered INTEGER NOT NULL,
+            created_us INTEGER NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX summaries_user ON summaries (tenant, user_id, task, id)")
+    # How far each extractor has read each user's events: extraction resumes from here.
+    conn.execute(
+        """CREATE TABLE extraction_marks (
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            extractor TEXT NOT NULL,
+            last_event_id INTEGER NOT NULL,
+            PRIMARY KEY (tenant, user_id, extractor)
+        ) WITHOUT ROWID"""
+    )
+
+
 def _us(t: datetime) -> int:
     return int(t.timestamp() * 1_000_000)
 
@@ -133,7 +203,7 @@ def _row_event(r: tuple) -> Event:  # type: ignore[type-arg]
     )
 
 
-class SQLiteStore:
+class SQLiteStore(MemoryTables):
     """The embedded default store. ``SQLiteStore(path)`` opens (and migrates) one file."""
 
     def __init__(self, path: str | Path, *, migrate: bool = True) -> None:
@@ -286,6 +356,7 @@ class SQLiteStore:
                 conn.execute(
                     "DELETE FROM events WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id)
                 )
+                self._erase_memories(conn, scope)
                 # Deleted FTS5 rows leave their terms in older segments until a merge:
                 # optimize rewrites the index without them.
                 conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')")
@@ -322,6 +393,18 @@ class SQLiteStore:
         sql += " ORDER BY id LIMIT ?"
         params.append(limit)
         return [_row_event(r) for r in self._read(sql, params)]
+
+    def event_ids_by_source(self, scope: Scope, source_ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for start in range(0, len(source_ids), 500):
+            chunk = list(source_ids[start : start + 500])
+            rows = self._read(
+                "SELECT source_id, id FROM events WHERE tenant = ? AND user_id = ?"
+                f" AND source_id IN ({','.join('?' * len(chunk))})",
+                [scope.tenant, scope.user_id, *chunk],
+            )
+            out.update({r[0]: r[1] for r in rows})
+        return out
 
     def get_events(self, scope: Scope, ids: Sequence[int]) -> list[Event]:
         if not ids:

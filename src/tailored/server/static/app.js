@@ -75,7 +75,74 @@ async function openUser(userId) {
   $("chat-without").textContent = "";
   $("timeline").querySelector("tbody").replaceChildren();
   eventsCursor = "0";
+  await loadProfile();
   await loadEvents();
+}
+
+function userPath(rest) { return `/v1/users/${encodeURIComponent(currentUser)}${rest}`; }
+
+async function loadProfile() {
+  let rows;
+  let summaries = [];
+  if ($("show-history").checked) {
+    rows = await api("GET", userPath("/memories"));
+  } else {
+    const asOf = $("as-of").value ? "?as_of=" + encodeURIComponent(new Date($("as-of").value).toISOString()) : "";
+    const p = await api("GET", userPath("/profile" + asOf));
+    rows = p.preferences.concat(p.facts);
+    summaries = p.summaries;
+  }
+  const body = $("profile").querySelector("tbody");
+  body.replaceChildren();
+  for (const m of rows) {
+    const tr = document.createElement("tr");
+    tr.className = "memory";
+    tr.dataset.id = m.id;
+    const valid = fmtTime(m.valid_from).slice(0, 10) + (m.valid_to ? " .. " + fmtTime(m.valid_to).slice(0, 10) : " ..");
+    [m.text, m.polarity || "", m.kind, m.source, valid, m.status + (m.pinned ? " (pinned)" : "")]
+      .forEach((t) => cell(tr, t));
+    const actions = document.createElement("td");
+    if (m.status === "active") {
+      actions.append(
+        button("Edit", "edit", () => editMemory(tr, m)),
+        button(m.pinned ? "Unpin" : "Pin", "pin", guard(async () => {
+          await api("POST", userPath(`/memories/${m.id}/pin`), { pinned: !m.pinned });
+          await loadProfile();
+        })),
+        button("Delete", "delete danger", guard(async () => {
+          await api("DELETE", userPath(`/memories/${m.id}`));
+          status("memory deleted");
+          await loadProfile();
+        })),
+      );
+    }
+    tr.appendChild(actions);
+    body.appendChild(tr);
+  }
+  $("profile-empty").hidden = rows.length > 0;
+  $("summary").textContent = summaries.map((s) => `Summary (${s.task}): ${s.text}`).join(" ");
+}
+
+function button(label, cls, onClick) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  b.className = cls;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function editMemory(tr, m) {
+  const td = tr.firstChild;
+  const input = document.createElement("input");
+  input.className = "memory-edit";
+  input.value = m.text;
+  const save = button("Save", "save", guard(async () => {
+    await api("PATCH", userPath(`/memories/${m.id}`), { text: input.value });
+    status("memory updated");
+    await loadProfile();
+  }));
+  td.replaceChildren(input, save);
+  input.focus();
 }
 
 async function loadEvents() {
@@ -176,6 +243,8 @@ $("chat-form").addEventListener("submit", guard(async (e) => {
   await chat($("chat-input").value);
 }));
 $("export").addEventListener("click", guard(exportUser));
+$("as-of").addEventListener("change", guard(loadProfile));
+$("show-history").addEventListener("change", guard(loadProfile));
 $("erase").addEventListener("click", () => {
   $("erase-name").textContent = currentUser;
   $("erase-confirm-input").value = "";

@@ -1,0 +1,200 @@
+"""Reading and editing a user's profile: extraction runs, as-of views, why, user edits.
+
+``Engine`` delegates its memory verbs here. Extraction is incremental: each extractor
+keeps a mark of the last event it read for the user, advanced in the same transaction
+that stores what it found, so a crash never skips or repeats events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..errors import InvalidInput, NotFound
+from ..store.base import EventFilter, Scope
+from ..store.sqlite import SQLiteStore
+from ..store.sqlite_memories import us
+from ..types import Event, Memory, MemoryChange, MemoryIn, MemorySource, Profile, Summary, UserExport, utcnow
+from .base import Extractor
+from .evolve import Evolver
+
+
+class Explanation(BaseModel):
+    """Why the engine believes a memory: the events it came from and its history."""
+
+    memory: Memory
+    evidence: list[Event]
+    changes: list[MemoryChange]
+
+
+def extract(store: SQLiteStore, scope: Scope, extractor: Extractor, max_events: int | None = None) -> list[int]:
+    """Run ``extractor`` over the user's events it has not read yet; returns touched memory ids."""
+    touched: list[int] = []
+    mark = store.extraction_mark(scope, extractor.name)
+    done = 0
+    while max_events is None or done < max_events:
+        events = store.list_events(scope, EventFilter(), limit=extractor.batch_size, after_id=mark)
+        if not events:
+            break
+        current = store.memories(scope, statuses=["active"])
+        proposals = extractor.extract(events, current)
+        source: MemorySource = "llm" if extractor.name == "llm" else "rules"
+        with store.atomic():
+            touched.extend(Evolver(store, scope).apply(proposals, source))
+            mark = events[-1].id
+            store.set_extraction_mark(scope, extractor.name, mark)
+        done += len(events)
+    return touched
+
+
+def profile(store: SQLiteStore, scope: Scope, as_of: datetime | None = None) -> Profile:
+    when = as_of or utcnow()
+    valid = [m for m in store.memories(scope, as_of=when) if m.status != "deleted"]
+    return Profile(
+        user_id=scope.user_id,
+        as_of=when,
+        facts=[m for m in valid if m.kind == "fact"],
+        preferences=[m for m in valid if m.kind == "preference"],
+        summaries=store.summaries(scope),
+    )
+
+
+def history(store: SQLiteStore, scope: Scope) -> list[Memory]:
+    return store.memories(scope)
+
+
+def get(store: SQLiteStore, scope: Scope, memory_id: int) -> Memory:
+    found = store.memory(scope, memory_id)
+    if found is None:
+        raise NotFound(f"no memory {memory_id} for user {scope.user_id!r}")
+    return found
+
+
+def why(store: SQLiteStore, scope: Scope, memory_id: int) -> Explanation:
+    m = get(store, scope, memory_id)
+    return Explanation(memory=m, evidence=store.get_events(scope, m.evidence), changes=store.memory_log(scope, m.id))
+
+
+def remember(store: SQLiteStore, scope: Scope, item: MemoryIn | dict[str, Any]) -> Memory:
+    """A memory the user states directly; it wins over anything extracted."""
+    if isinstance(item, dict):
+        try:
+            item = MemoryIn.model_validate(item)
+        except ValueError as exc:
+            raise InvalidInput(f"invalid memory: {exc}") from exc
+    touched = Evolver(store, scope).apply([item], "user")
+    if not touched:
+        raise InvalidInput("the memory changed nothing")
+    return get(store, scope, touched[0])
+
+
+def correct(store: SQLiteStore, scope: Scope, memory_id: int, changes: dict[str, Any]) -> Memory:
+    """Replace a memory with a corrected one made by the user; the old one becomes history."""
+    old = get(store, scope, memory_id)
+    if old.status != "active":
+        raise InvalidInput(f"memory {memory_id} is {old.status}; only an active memory can be edited")
+    allowed = {"value", "polarity", "strength", "confidence", "text", "key"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"cannot edit {sorted(unknown)}; editable: {sorted(allowed)}")
+    fields = {
+        "kind": old.kind, "key": old.key, "value": old.value, "polarity": old.polarity, "strength": old.strength,
+        "confidence": 1.0, "multi": old.multi, "evidence": old.evidence, "text": "",
+    }
+    fields.update({k: v for k, v in changes.items() if v is not None})
+    if "text" not in changes:
+        fields["text"] = ""
+    try:
+        item = MemoryIn.model_validate(fields)
+    except ValueError as exc:
+        raise InvalidInput(f"invalid edit: {exc}") from exc
+    now = utcnow()
+    with store.atomic():
+        # Close the old version first, so that the correction never merges back into it.
+        store.update_memory(scope, memory_id, {"status": "superseded", "valid_to_us": us(now), "updated_us": us(now)})
+        new_id = Evolver(store, scope, now).apply([item], "user")[0]
+        store.update_memory(scope, memory_id, {"superseded_by": new_id})
+        store.log_memory(memory_id, now, "edited", "corrected by the user", new_id)
+    return get(store, scope, new_id)
+
+
+def delete(store: SQLiteStore, scope: Scope, memory_id: int) -> Memory:
+    """The user removes a memory: it leaves the profile and is not extracted again from
+    statements made before now."""
+    m = get(store, scope, memory_id)
+    now = utcnow()
+    with store.atomic():
+        store.update_memory(scope, m.id, {"status": "deleted", "valid_to_us": us(now), "pinned": 0,
+                                          "updated_us": us(now)})
+        store.log_memory(m.id, now, "deleted", "deleted by the user")
+    return get(store, scope, m.id)
+
+
+def pin(store: SQLiteStore, scope: Scope, memory_id: int, pinned: bool = True) -> Memory:
+    """A pinned memory is always in the context and never replaced by extraction."""
+    m = get(store, scope, memory_id)
+    if m.status != "active":
+        raise InvalidInput(f"memory {memory_id} is {m.status}; only an active memory can be pinned")
+    now = utcnow()
+    with store.atomic():
+        store.update_memory(scope, m.id, {"pinned": int(pinned), "updated_us": us(now)})
+        store.log_memory(m.id, now, "pinned" if pinned else "unpinned", "by the user")
+    return get(store, scope, m.id)
+
+
+def import_memories(store: SQLiteStore, scope: Scope, data: UserExport, id_map: dict[int, int]) -> None:
+    """Restore exported memories, their history and summaries, with event ids remapped."""
+    mem_map: dict[int, int] = {}
+    with store.atomic():
+        for m in data.memories:
+            fields = {
+                "kind": m.kind, "key": m.key, "value": m.value, "polarity": m.polarity, "strength": m.strength,
+                "confidence": m.confidence, "multi": int(m.multi), "text": m.text, "source": m.source,
+                "status": m.status, "pinned": int(m.pinned), "valid_from_us": us(m.valid_from),
+                "valid_to_us": us(m.valid_to) if m.valid_to else None, "superseded_by": None,
+                "created_us": us(m.created_at), "updated_us": us(m.updated_at),
+            }
+            mem_map[m.id] = store.insert_memory(scope, fields, [id_map[e] for e in m.evidence if e in id_map])
+        for m in data.memories:
+            if m.superseded_by in mem_map:
+                store.update_memory(scope, mem_map[m.id], {"superseded_by": mem_map[m.superseded_by]})
+        for c in data.changes:
+            if c.memory_id in mem_map:
+                store.log_memory(mem_map[c.memory_id], c.at, c.action, c.detail, mem_map.get(c.other_id or -1))
+        for s in data.summaries:
+            covered = max((new for old, new in id_map.items() if old <= s.covers_to_event), default=0)
+            store.add_summary(scope, s.task, s.text, covered, s.events_covered, s.created_at)
+
+
+def template_summary(p: Profile) -> str:
+    """A summary without an LLM: the current profile grouped by stance."""
+    groups: dict[str, list[str]] = {"Likes": [], "Dislikes": [], "Avoids": []}
+    for m in p.preferences:
+        label = {"like": "Likes", "dislike": "Dislikes", "avoid": "Avoids"}.get(m.polarity or "", "Likes")
+        groups[label].append(m.value if m.value else m.key)
+    parts = [f"{label}: {', '.join(values)}." for label, values in groups.items() if values]
+    facts = [f"{m.key}: {m.value}" for m in p.facts]
+    if facts:
+        parts.append("Facts: " + "; ".join(facts) + ".")
+    return " ".join(parts) or "Nothing is known about this user yet."
+
+
+def summarize(store: SQLiteStore, scope: Scope, task: str, write: Any, min_new_events: int, force: bool) -> Summary:
+    """Refresh the user's ``task`` summary when ``min_new_events`` arrived since the last one.
+
+    ``write(profile, events)`` produces the text (a template or an LLM call).
+    """
+    last = store.summaries(scope, task=task)
+    count, max_id = store.user_version(scope)
+    if count == 0:
+        raise NotFound(f"no user {scope.user_id!r}")
+    if last and not force:
+        new = count - last[-1].events_covered
+        if new < min_new_events:
+            return last[-1]
+    current = profile(store, scope)
+    recent = store.list_events(scope, EventFilter(), limit=200, after_id=last[-1].covers_to_event if last else 0)
+    text = write(current, recent, last[-1].text if last else None)
+    return store.add_summary(scope, task, text, max_id, count, utcnow())

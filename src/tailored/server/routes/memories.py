@@ -1,0 +1,85 @@
+"""A user's profile and memories: read (now or as of a time), why, add, edit, delete, pin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...memory.profile import Explanation
+from ...types import Memory, MemoryIn, Polarity, Profile, Summary
+from ..deps import EngineDep
+
+router = APIRouter(prefix="/v1/users/{user_id}", tags=["profile"])
+
+
+class MemoryEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str | None = Field(None, min_length=1, max_length=1000)
+    polarity: Polarity | None = None
+    text: str | None = Field(None, max_length=2000)
+
+
+class PinRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pinned: bool = True
+
+
+class SummarizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field("general", min_length=1, max_length=100)
+    force: bool = False
+
+
+@router.get("/profile", response_model=Profile)
+def get_profile(engine: EngineDep, user_id: str, as_of: Annotated[datetime | None, Query()] = None) -> Profile:
+    """Current facts and preferences, or those valid at ``as_of``."""
+    engine.user(user_id)
+    return engine.profile(user_id, as_of=as_of)
+
+
+@router.get("/memories", response_model=list[Memory])
+def list_memories(engine: EngineDep, user_id: str) -> list[Memory]:
+    """Every memory the user ever had (the history), oldest first."""
+    engine.user(user_id)
+    return engine.history(user_id)
+
+
+@router.post("/memories", response_model=Memory, status_code=201)
+def add_memory(engine: EngineDep, user_id: str, body: MemoryIn) -> Memory:
+    """Add a memory on the user's word; it wins over extraction."""
+    engine.user(user_id)
+    return engine.remember(user_id, body.model_copy(update={"evidence": []}))
+
+
+@router.get("/memories/{memory_id}", response_model=Explanation)
+def why(engine: EngineDep, user_id: str, memory_id: int) -> Explanation:
+    """A memory with its evidence events and change history."""
+    return engine.why(user_id, memory_id)
+
+
+@router.patch("/memories/{memory_id}", response_model=Memory)
+def edit_memory(engine: EngineDep, user_id: str, memory_id: int, body: MemoryEdit) -> Memory:
+    """Correct a memory: a new user-made version replaces it; the old one stays in history."""
+    return engine.correct(user_id, memory_id, **body.model_dump(exclude_none=True))
+
+
+@router.delete("/memories/{memory_id}", response_model=Memory)
+def delete_memory(engine: EngineDep, user_id: str, memory_id: int) -> Memory:
+    return engine.forget(user_id, memory_id)
+
+
+@router.post("/memories/{memory_id}/pin", response_model=Memory)
+def pin_memory(engine: EngineDep, user_id: str, memory_id: int, body: PinRequest) -> Memory:
+    return engine.pin(user_id, memory_id, pinned=body.pinned)
+
+
+@router.post("/summarize", response_model=Summary)
+def summarize(engine: EngineDep, user_id: str, body: SummarizeRequest) -> Summary:
+    """Build or refresh the user's summary for a task (from the profile)."""
+    return engine.summarize(user_id, task=body.task, force=body.force)
