@@ -182,6 +182,14 @@ ISOLATION = [
     ("POST", "/v1/users/import", "EXPORT"),
     ("POST", "/v1/events", {"events": [{"user_id": "bob", "text": "injected by acme", "source_id": "b1"}]}),
     ("GET", "/v1/stats", None),
+    ("GET", "/v1/users/{user_id}/profile", None),
+    ("GET", "/v1/users/{user_id}/memories", None),
+    ("POST", "/v1/users/{user_id}/memories", {"kind": "fact", "key": "k", "value": "planted by acme"}),
+    ("GET", "/v1/users/{user_id}/memories/{memory_id}", None),
+    ("PATCH", "/v1/users/{user_id}/memories/{memory_id}", {"text": "rewritten by acme"}),
+    ("POST", "/v1/users/{user_id}/memories/{memory_id}/pin", {"pinned": True}),
+    ("DELETE", "/v1/users/{user_id}/memories/{memory_id}", None),
+    ("POST", "/v1/users/{user_id}/summarize", {"task": "general"}),
     ("POST", "/v1/chat/completions", {"user": "bob", "messages": [{"role": "user", "content": "my secret plan?"}]}),
 ]
 PUBLIC_OR_ADMIN = {"/v1/health", "/v1/models", "/v1/admin/tenants", "/v1/admin/keys", "/v1/admin/keys/{key_id}"}
@@ -203,11 +211,13 @@ def test_isolation_table_covers_every_route(server: Server) -> None:
 def test_tenant_a_cannot_touch_tenant_b(server: Server) -> None:
     b = server.client(server.b)
     b.post("/v1/events", json={"events": [{"user_id": "bob", "text": "globex secret plan", "source_id": "b1"}]})
+    memory = b.post("/v1/users/bob/memories", json={"kind": "fact", "key": "plan", "value": "globex secret plan"})
+    memory_id = memory.json()["id"]
     export = b.get("/v1/users/bob/export").json()
     a = server.client(server.a)
     for method, path, body in ISOLATION:
         payload = export if body == "EXPORT" else body
-        r = a.request(method, path.format(user_id="bob"), json=payload)
+        r = a.request(method, path.format(user_id="bob", memory_id=memory_id), json=payload)
         text = r.text
         assert "globex secret plan" not in text, (method, path)
         assert r.status_code in (200, 404), (method, path, r.status_code)
@@ -218,6 +228,8 @@ def test_tenant_a_cannot_touch_tenant_b(server: Server) -> None:
     # B's data is untouched: same events, and acme's writes landed in acme only
     assert [e["text"] for e in b.get("/v1/users/bob/events").json()["items"]] == ["globex secret plan"]
     assert b.get("/v1/stats").json()["events"] == 1
+    (kept,) = b.get("/v1/users/bob/memories").json()
+    assert kept["text"] == "plan: globex secret plan" and kept["status"] == "active" and not kept["pinned"]
 
 
 # -- the OpenAI-compatible endpoint, through the official openai client ---------------------
