@@ -9,7 +9,7 @@ import typer
 
 app = typer.Typer(help="Benchmarks: each writes a report under docs/benchmarks/.", no_args_is_help=True)
 
-from ..bench import speed  # noqa: E402
+from ..bench import qa, speed  # noqa: E402
 
 app.command("ingest")(speed.ingest)
 app.command("latency")(speed.latency)
@@ -21,3 +21,8 @@ app.command("retrieval")(retrieval.retrieval)
 from ..bench import serve as serve_bench  # noqa: E402
 
 app.command("serve")(serve_bench.serve)
+app.command("qa")(qa.qa)
+
+from ..bench import extraction  # noqa: E402
+
+app.command("extraction")(extraction.extraction)
