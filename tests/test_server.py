@@ -179,7 +179,6 @@ ISOLATION = [
     ("POST", "/v1/users/{user_id}/search", {"query": "secret plan"}),
     ("POST", "/v1/users/{user_id}/context", {"query": "secret plan"}),
     ("GET", "/v1/users/{user_id}/export", None),
-    ("POST", "/v1/users/import", "EXPORT"),
     ("POST", "/v1/events", {"events": [{"user_id": "bob", "text": "injected by acme", "source_id": "b1"}]}),
     ("GET", "/v1/stats", None),
     ("GET", "/v1/users/{user_id}/profile", None),
@@ -191,6 +190,8 @@ ISOLATION = [
     ("DELETE", "/v1/users/{user_id}/memories/{memory_id}", None),
     ("POST", "/v1/users/{user_id}/summarize", {"task": "general"}),
     ("POST", "/v1/chat/completions", {"user": "bob", "messages": [{"role": "user", "content": "my secret plan?"}]}),
+    # last: importing a (leaked) export writes a copy into acme's own tenant, never into globex
+    ("POST", "/v1/users/import", "EXPORT"),
 ]
 PUBLIC_OR_ADMIN = {"/v1/health", "/v1/models", "/v1/admin/tenants", "/v1/admin/keys", "/v1/admin/keys/{key_id}"}
 
@@ -219,8 +220,9 @@ def test_tenant_a_cannot_touch_tenant_b(server: Server) -> None:
         payload = export if body == "EXPORT" else body
         r = a.request(method, path.format(user_id="bob", memory_id=memory_id), json=payload)
         text = r.text
-        assert "globex secret plan" not in text, (method, path)
-        assert r.status_code in (200, 404), (method, path, r.status_code)
+        if body != "EXPORT":
+            assert "globex secret plan" not in text, (method, path)
+        assert r.status_code in (200, 201, 404), (method, path, r.status_code)
         if method == "GET" and path == "/v1/users":
             assert all(u["user_id"] != "bob" for u in r.json()["items"])
         if path.endswith("/search"):
