@@ -581,7 +581,7 @@ def occupation(hit: Hit) -> list[MemoryIn]:
 
 def occupation_is(hit: Hit) -> list[MemoryIn]:
     """``I am a nurse``: only when the noun is an occupation word."""
-    value = clean_phrase(hit.group("v"))
+    value = clean_phrase(_TRAILING.sub("", hit.group("v")))
     if not _OCC.search(value) or len(value.split()) > 4:
         return []
     return [hit.fact("occupation", value, f"Works as {_article(value)}", confidence=0.8)]
