@@ -38,7 +38,7 @@ def test_no_server_errors_and_typed_errors(api: tuple[str, str]) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: schemathesis.Case) -> None:
             response = case.call(base_url=url, headers={"Authorization": f"Bearer {key}"})
             seen[response.status_code] = seen.get(response.status_code, 0) + 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,6 +22,9 @@ _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _ID_RE = re.compile(r"^[^\x00-\x1f]{1,200}$")
 
 SearchMode = Literal["hybrid", "bm25", "dense"]
+
+Id = Annotated[int, Field(ge=0, lt=2**63)]
+"""A stored row id: what SQLite's INTEGER holds."""
 
 
 def utcnow() -> datetime:
@@ -111,7 +114,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: int
+    id: Id
     tenant: str
     user_id: str
     kind: str
@@ -238,15 +241,15 @@ class Memory(BaseModel):
     """A stored memory with its lifetime and provenance. Never silently deleted:
     a replaced memory gets ``valid_to`` and ``superseded_by``."""
 
-    id: int
+    id: Id
     tenant: str
     user_id: str
     kind: MemoryKind
     key: str
     value: str
     polarity: Polarity | None
-    strength: float
-    confidence: float
+    strength: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0)
     multi: bool
     text: str
     source: MemorySource
@@ -254,8 +257,8 @@ class Memory(BaseModel):
     pinned: bool
     valid_from: datetime
     valid_to: datetime | None
-    superseded_by: int | None
-    evidence: list[int]
+    superseded_by: Id | None
+    evidence: list[Id]
     created_at: datetime
     updated_at: datetime
 
@@ -263,22 +266,22 @@ class Memory(BaseModel):
 class MemoryChange(BaseModel):
     """One entry of a memory's history: what happened, when, and why."""
 
-    memory_id: int
+    memory_id: Id
     at: datetime
     action: Literal["created", "merged", "superseded", "retracted", "edited", "deleted", "pinned", "unpinned", "conflict"]
     detail: str = ""
-    other_id: int | None = None
+    other_id: Id | None = None
 
 
 class Summary(BaseModel):
     """A per-user (optionally per-task) summary and the events it covers."""
 
-    id: int
+    id: Id
     user_id: str
     task: str
     text: str
-    covers_to_event: int = Field(description="the last event id it accounts for")
-    events_covered: int
+    covers_to_event: Id = Field(description="the last event id it accounts for")
+    events_covered: Id
     created_at: datetime
 
 

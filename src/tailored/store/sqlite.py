@@ -259,6 +259,8 @@ class SQLiteStore(MemoryTables):
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
+            except OverflowError as exc:
+                raise InvalidInput("a number is outside the 64-bit range the store holds") from exc
             except sqlite3.Error as exc:
                 raise StoreError(str(exc)) from exc
 

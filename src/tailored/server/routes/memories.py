@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...memory.profile import Explanation
@@ -13,6 +13,8 @@ from ...types import Memory, MemoryIn, Polarity, Profile, Summary
 from ..deps import EngineDep
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["profile"])
+
+MemoryId = Annotated[int, Path(ge=0, lt=2**63)]
 
 
 class MemoryEdit(BaseModel):
@@ -58,24 +60,24 @@ def add_memory(engine: EngineDep, user_id: str, body: MemoryIn) -> Memory:
 
 
 @router.get("/memories/{memory_id}", response_model=Explanation)
-def why(engine: EngineDep, user_id: str, memory_id: int) -> Explanation:
+def why(engine: EngineDep, user_id: str, memory_id: MemoryId) -> Explanation:
     """A memory with its evidence events and change history."""
     return engine.why(user_id, memory_id)
 
 
 @router.patch("/memories/{memory_id}", response_model=Memory)
-def edit_memory(engine: EngineDep, user_id: str, memory_id: int, body: MemoryEdit) -> Memory:
+def edit_memory(engine: EngineDep, user_id: str, memory_id: MemoryId, body: MemoryEdit) -> Memory:
     """Correct a memory: a new user-made version replaces it; the old one stays in history."""
     return engine.correct(user_id, memory_id, **body.model_dump(exclude_none=True))
 
 
 @router.delete("/memories/{memory_id}", response_model=Memory)
-def delete_memory(engine: EngineDep, user_id: str, memory_id: int) -> Memory:
+def delete_memory(engine: EngineDep, user_id: str, memory_id: MemoryId) -> Memory:
     return engine.forget(user_id, memory_id)
 
 
 @router.post("/memories/{memory_id}/pin", response_model=Memory)
-def pin_memory(engine: EngineDep, user_id: str, memory_id: int, body: PinRequest) -> Memory:
+def pin_memory(engine: EngineDep, user_id: str, memory_id: MemoryId, body: PinRequest) -> Memory:
     return engine.pin(user_id, memory_id, pinned=body.pinned)
 
 
