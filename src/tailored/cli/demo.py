@@ -42,11 +42,17 @@ def demo(db: DbOpt = None, tenant: TenantOpt = "default", embedder: EmbedderOpt 
                         f"{h.score:.3f}", f"{h.parts.bm25:.2f}", f"{h.parts.dense:.2f}", h.event.role or "", h.event.text
                     )
                 console.print(table)
+        for user in SAMPLE_QUERIES:
+            p = eng.profile(user)
+            table = Table("memory", "kind", "stance", "evidence", title=f"profile of {user!r} (rules extractor)")
+            for m in p.preferences + p.facts:
+                table.add_row(m.text, m.kind, m.polarity or "", ", ".join(map(str, m.evidence)))
+            console.print(table)
         user, query = "cleo", SAMPLE_QUERIES["cleo"][0]
         ctx = eng.context(user, query, budget=250)
         console.print(Panel(ctx.text, title=f"context an LLM would get for {user!r}: {query}  ({ctx.tokens} tokens)"))
         console.print(
-            "Try: tailored search --user cleo 'dogs'   tailored context --user ava 'gift ideas'   tailored stats"
+            "Try: tailored search --user cleo 'dogs'   tailored profile --user ava   tailored context --user ava 'gift ideas'"
         )
 
 
