@@ -346,7 +346,7 @@ class Engine:
 
         With ``refresh`` the engine's extractor first reads any new events.
         """
-        if refresh and self._extractor_spec is not None and as_of is None:
+        if refresh and self._extractor_spec is not None:
             self.extract(user_id, self._extractor_spec)
         return memory_profile.profile(self.store, self._scope(user_id), as_of)
 
