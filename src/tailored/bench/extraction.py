@@ -1,0 +1,370 @@
+"""``tailored bench extraction``: precision and recall of extracted memories against gold
+persona facts (Synthetic-Persona-Chat).
+
+Every conversation is one user: the turns of "User 1" become events (role ``user``, one
+minute apart) and the extractor reads them with an empty profile. The extracted memories
+(their ``text``, else ``key value``) are compared with user 1's gold persona lines by
+MiniLM cosine similarity:
+
+- a gold line is *recalled* if some extracted memory is at least ``threshold`` similar;
+- an extracted memory is *correct* if some gold line is at least ``threshold`` similar.
+
+Counts are summed over conversations (micro average). The threshold (0.6 by default) was
+chosen by reading matched and unmatched pairs by hand; the report lists examples on both
+sides of it. A memory that is true of the user but not among their persona lines counts as
+wrong here, so precision is a lower bound.
+
+Each extractor's run writes ``extraction-<dataset>-<extractor>.json``; the markdown report
+is rebuilt from every such file present, so the extractors sit side by side.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..errors import InvalidInput, TailoredError
+from ..memory.base import Extractor
+from ..types import Event, MemoryIn
+from .common import data_dir, machine, require, write_json
+from .report import table
+
+DATASETS = ("synthetic-persona-chat",)
+SPLITS = {"test": "Synthetic-Persona-Chat_test.csv", "valid": "Synthetic-Persona-Chat_valid.csv"}
+DEFAULT_LIMIT = {"rules": 100, "llm": 20}
+THRESHOLD = 0.6
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+console = Console(stderr=True)
+
+
+@dataclass
+class Conversation:
+    """One user's turns and the persona lines they were written from."""
+
+    index: int
+    turns: list[str]
+    persona: list[str]
+
+
+def load_persona_chat(folder: Path, split: str = "test") -> list[Conversation]:
+    """Conversations of a Synthetic-Persona-Chat CSV: user 1's turns and persona lines."""
+    if split not in SPLITS:
+        raise InvalidInput(f"split must be one of {', '.join(SPLITS)}")
+    path = require(folder / SPLITS[split], "Synthetic-Persona-Chat")
+    out: list[Conversation] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for n, row in enumerate(csv.DictReader(fh)):
+            persona = [p.strip() for p in row["user 1 personas"].splitlines() if p.strip()]
+            turns = []
+            for line in row["Best Generated Conversation"].splitlines():
+                head, sep, text = line.partition(":")
+                if sep and head.strip().lower() == "user 1" and text.strip():
+                    turns.append(text.strip())
+            if persona and turns:
+                out.append(Conversation(n, turns, persona))
+    return out
+
+
+def events_of(conv: Conversation) -> list[Event]:
+    """User 1's turns as stored events, one minute apart."""
+    return [
+        Event(
+            id=i + 1,
+            tenant="bench",
+            user_id=f"spc-{conv.index}",
+            kind="message",
+            role="user",
+            text=text,
+            time=START + timedelta(minutes=i),
+            ingested_at=START,
+        )
+        for i, text in enumerate(conv.turns)
+    ]
+
+
+def memory_text(m: MemoryIn) -> str:
+    """What is compared with the gold lines: the memory's sentence, else ``key value``."""
+    return m.text or f"{m.key} {m.value}"
+
+
+@dataclass
+class Scored:
+    """One conversation: the similarity matrix of extracted memories x gold lines."""
+
+    index: int
+    memories: list[str]
+    gold: list[str]
+    sims: list[list[float]]
+    seconds: float
+    error: str | None = None
+
+    def recalled(self, threshold: float) -> int:
+        if not self.memories:
+            return 0
+        return int((np.asarray(self.sims).max(axis=0) >= threshold).sum())
+
+    def correct(self, threshold: float) -> int:
+        if not self.memories:
+            return 0
+        return int((np.asarray(self.sims).max(axis=1) >= threshold).sum())
+
+
+@dataclass
+class Report:
+    dataset: str
+    split: str
+    extractor: str
+    conversations: int
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+    memories: int
+    gold: int
+    turns: int
+    seconds: float
+    failures: int
+    command: str
+    machine: dict[str, Any]
+    at_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    model: str | None = None
+
+
+def prf(scored: list[Scored], threshold: float) -> tuple[float, float, float]:
+    """Micro precision, recall and F1 over conversations at ``threshold``.
+
+    Examples
+    --------
+    >>> s = Scored(0, ["Likes jazz"], ["I love jazz.", "I have a cat."], [[0.8, 0.1]], 0.0)
+    >>> prf([s], 0.6)
+    (1.0, 0.5, 0.6666666666666666)
+    """
+    memories = sum(len(s.memories) for s in scored)
+    gold = sum(len(s.gold) for s in scored)
+    p = sum(s.correct(threshold) for s in scored) / memories if memories else 0.0
+    r = sum(s.recalled(threshold) for s in scored) / gold if gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def examples(scored: list[Scored], threshold: float, n: int = 8) -> dict[str, list[dict[str, Any]]]:
+    """Best pairs just above and just below the threshold, for reading by hand."""
+    pairs = []
+    for s in scored:
+        for i, mem in enumerate(s.memories):
+            j = int(np.argmax(s.sims[i]))
+            pairs.append({"memory": mem, "gold": s.gold[j], "cosine": round(float(s.sims[i][j]), 3)})
+    above = sorted((p for p in pairs if p["cosine"] >= threshold), key=lambda p: p["cosine"])
+    below = sorted((p for p in pairs if p["cosine"] < threshold), key=lambda p: -p["cosine"])
+    missed = []
+    for s in scored:
+        best = np.asarray(s.sims).max(axis=0) if s.memories else np.zeros(len(s.gold))
+        missed += [{"gold": g, "best_cosine": round(float(b), 3)} for g, b in zip(s.gold, best) if b < threshold]
+    return {"just_above": above[:n], "just_below": below[:n], "missed_gold": missed[: n * 2]}
+
+
+def run(
+    extractor: Extractor,
+    conversations: list[Conversation],
+    embed: Any,
+    progress: Progress | None = None,
+) -> list[Scored]:
+    """Extract from each conversation and score it; a failed conversation scores as empty."""
+    task = progress.add_task(f"extract ({extractor.name})", total=len(conversations)) if progress else None
+    out: list[Scored] = []
+    for conv in conversations:
+        start = time.perf_counter()
+        error = None
+        try:
+            found = extractor.extract(events_of(conv), [])
+        except TailoredError as exc:
+            found, error = [], f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - start
+        texts = list(dict.fromkeys(memory_text(m) for m in found if not m.retract))
+        if texts:
+            vecs = embed(texts + conv.persona)
+            sims = (vecs[: len(texts)] @ vecs[len(texts) :].T).tolist()
+        else:
+            sims = []
+        out.append(Scored(conv.index, texts, conv.persona, sims, seconds, error))
+        if progress is not None and task is not None:
+            progress.advance(task)
+    return out
+
+
+def report_path(out: Path, dataset: str, extractor: str) -> Path:
+    return out / f"extraction-{dataset}-{extractor}.json"
+
+
+def write_markdown(out: Path, dataset: str) -> Path:
+    """Rebuild ``extraction.md`` from every extractor's JSON report in ``out``."""
+    reports = []
+    for name in ("rules", "llm"):
+        path = report_path(out, dataset, name)
+        if path.exists():
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
+    rows = [
+        [r["extractor"], r.get("model") or "-", f"{r['split']} 1-{r['conversations']}", r["conversations"],
+         r["precision"], r["recall"], r["f1"], r["memories"], r["gold"], r["failures"],
+         f"{r['seconds']:.1f}", f"{r['seconds'] / max(r['turns'], 1) * 1000:.1f}"]
+        for r in reports
+    ]
+    lines = [
+        "# Extraction: memories against gold persona facts",
+        "",
+        f"Dataset: {dataset} (Google, CC BY 4.0; Jandaghi et al., 2023). Each conversation's",
+        "\"User 1\" turns are one user's events; the extracted memories are compared with that",
+        "user's persona lines by MiniLM (all-MiniLM-L6-v2) cosine similarity. A gold line is",
+        "recalled when some memory reaches the threshold; a memory is correct when it reaches",
+        "the threshold against some gold line. Micro averages over the conversations. A true",
+        "memory that is not among the persona lines counts as wrong, so precision is a lower bound.",
+        "",
+        table(["extractor", "model", "slice", "conversations", "precision", "recall", "F1", "memories", "gold lines",
+               "failed", "seconds", "ms/turn"], rows),
+        "",
+    ]
+    if reports:
+        m = reports[0]["machine"]
+        lines += [f"Machine: {m.get('platform')}, {m.get('cpus')} CPUs, Python {m.get('python')}, "
+                  f"tailored {m.get('tailored')}; one run each, threshold {reports[0]['threshold']}.", ""]
+        lines += ["## Commands", ""] + [f"    {r['command']}" for r in reports] + [""]
+        lines += ["## Sensitivity to the threshold", ""]
+        ts = sorted({t for r in reports for t in r["at_thresholds"]}, key=float)
+        lines.append(table(["extractor", *[f"P/R @{t}" for t in ts]],
+                           [[r["extractor"], *[f"{r['at_thresholds'][t]['precision']:.2f}/{r['at_thresholds'][t]['recall']:.2f}"
+                                               if t in r["at_thresholds"] else "n/a" for t in ts]] for r in reports]))
+        lines.append("")
+        lines += ["## Examples around the threshold", ""]
+        for r in reports:
+            ex = r["examples"]
+            lines += [f"### {r['extractor']}", "", "Matched (lowest cosines at or above the threshold):", ""]
+            lines.append(table(["memory", "closest gold line", "cosine"], [[p["memory"], p["gold"], p["cosine"]] for p in ex["just_above"]]))
+            lines += ["", "Not matched (highest cosines below the threshold):", ""]
+            lines.append(table(["memory", "closest gold line", "cosine"], [[p["memory"], p["gold"], p["cosine"]] for p in ex["just_below"]]))
+            lines += ["", "Gold lines missed:", ""]
+            lines.append(table(["gold line", "best cosine"], [[p["gold"], p["best_cosine"]] for p in ex["missed_gold"][:8]]))
+            lines.append("")
+    path = out / "extraction.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def run_benchmark(
+    extractor_name: str,
+    folder: Path,
+    out: Path,
+    *,
+    dataset: str = "synthetic-persona-chat",
+    split: str = "test",
+    limit: int | None = None,
+    threshold: float = THRESHOLD,
+    model: str | None = None,
+    batch_turns: int = 16,
+    command: str = "",
+    progress: Progress | None = None,
+) -> Report:
+    from ..embed import load_embedder
+
+    if extractor_name not in DEFAULT_LIMIT:
+        raise InvalidInput(f"extractor must be one of {', '.join(DEFAULT_LIMIT)}")
+    conversations = load_persona_chat(folder, split)[: limit or DEFAULT_LIMIT[extractor_name]]
+    extractor: Extractor
+    model_name = None
+    if extractor_name == "llm":
+        from ..memory.llm import LLMExtractor
+
+        llm = LLMExtractor(model, batch_turns=batch_turns)
+        model_name = llm.model.name
+        extractor = llm
+    else:
+        from ..memory.rules import RulesExtractor
+
+        extractor = RulesExtractor()
+    embedder = load_embedder("minilm")
+    scored = run(extractor, conversations, embedder.embed, progress)
+    p, r, f = prf(scored, threshold)
+    grid = {f"{t:.2f}": dict(zip(("precision", "recall", "f1"), prf(scored, t))) for t in (0.5, 0.55, 0.6, 0.65, 0.7)}
+    report = Report(
+        dataset=dataset,
+        split=split,
+        extractor=extractor_name,
+        conversations=len(conversations),
+        threshold=threshold,
+        precision=p,
+        recall=r,
+        f1=f,
+        memories=sum(len(s.memories) for s in scored),
+        gold=sum(len(s.gold) for s in scored),
+        turns=sum(len(c.turns) for c in conversations),
+        seconds=sum(s.seconds for s in scored),
+        failures=sum(1 for s in scored if s.error),
+        command=command,
+        machine=machine(),
+        at_thresholds=grid,
+        examples=examples(scored, threshold),
+        model=model_name,
+    )
+    payload = asdict(report)
+    payload["conversations_detail"] = [asdict(s) | {"sims": None} for s in scored]
+    write_json(report_path(out, dataset, extractor_name), payload)
+    write_markdown(out, dataset)
+    return report
+
+
+DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset name (synthetic-persona-chat).")]
+
+
+def extraction(
+    dataset: DatasetOpt = "synthetic-persona-chat",
+    extractor: Annotated[str, typer.Option("--extractor", help="rules or llm.")] = "rules",
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="First N conversations (default: 100 for rules, 20 for llm).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="test or valid.")] = "test",
+    threshold: Annotated[float, typer.Option("--threshold", help="Cosine similarity that counts as a match.")] = THRESHOLD,
+    model: Annotated[str | None, typer.Option("--model", help="Chat model for --extractor llm (default: the local model).")] = None,
+    batch_turns: Annotated[int, typer.Option("--batch-turns", help="User turns per model call (llm).")] = 16,
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset folder (default: $TAILORED_DATA/<dataset>).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where the report goes.")] = Path("docs/benchmarks"),
+) -> None:
+    """Precision and recall of extracted memories against gold persona facts."""
+    if dataset not in DATASETS:
+        raise typer.BadParameter(f"dataset must be one of {', '.join(DATASETS)}")
+    folder = data if data is not None else data_dir() / dataset
+    n = limit or DEFAULT_LIMIT.get(extractor, 0)
+    parts = ["tailored bench extraction", f"--dataset {dataset}", f"--extractor {extractor}", f"--limit {n}"]
+    if split != "test":
+        parts.append(f"--split {split}")
+    if threshold != THRESHOLD:
+        parts.append(f"--threshold {threshold}")
+    if model:
+        parts.append(f"--model {shlex.quote(model)}")
+    if batch_turns != 16:
+        parts.append(f"--batch-turns {batch_turns}")
+    parts.append(f"--data {shlex.quote(str(folder))}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console) as progress:
+        report = run_benchmark(extractor, folder, out, dataset=dataset, split=split, limit=n, threshold=threshold,
+                               model=model, batch_turns=batch_turns, command=" ".join(parts), progress=progress)
+    show = Table(title=f"extraction, {dataset} ({report.extractor}, {report.conversations} conversations)")
+    for col in ("precision", "recall", "F1", "memories", "gold", "failed", "seconds"):
+        show.add_column(col, justify="right")
+    show.add_row(f"{report.precision:.3f}", f"{report.recall:.3f}", f"{report.f1:.3f}", str(report.memories),
+                 str(report.gold), str(report.failures), f"{report.seconds:.1f}")
+    Console().print(show)
+    Console().print(f"report: {out / 'extraction.md'}")
