@@ -17,6 +17,7 @@ question on; its seconds per question are therefore lower than a cold prompt wou
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 import time
@@ -222,7 +223,9 @@ def write_report(out_dir: Path, payload: dict[str, Any]) -> Path:
         f"Slice: conversations {cfg['conversations']}, {cfg['questions']} questions "
         f"({', '.join(f'{k}: {v}' for k, v in cfg['categories'].items())}).",
         f"Machine: {payload['machine']['cpus']} CPUs, {payload['machine']['platform']}, "
-        f"Python {payload['machine']['python']}, tailored {payload['machine']['tailored']}. One run.",
+        f"Python {payload['machine']['python']}, tailored {payload['machine']['tailored']}. One run; "
+        f"load average at its end {payload['machine'].get('load_average_1_5_15', 'n/a')} "
+        "(other work shares the CPUs, so seconds are an upper bound).",
         "",
         "Score: LoCoMo's official token F1 (normalised, Porter-stemmed; multi-answer F1 for "
         "category 1) over categories 1-4; category 5 scores 1 when the answer says the "
@@ -305,7 +308,7 @@ def qa(
     payload: dict[str, Any] = {
         "benchmark": "qa-locomo",
         "command": " ".join(argv),
-        "machine": machine(),
+        "machine": {**machine(), "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
         "config": {
             "model": llm.name,
             "context_window": llm.context_window,
