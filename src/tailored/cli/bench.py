@@ -26,3 +26,7 @@ app.command("qa")(qa.qa)
 from ..bench import extraction  # noqa: E402
 
 app.command("extraction")(extraction.extraction)
+
+from ..bench import prefeval  # noqa: E402
+
+app.command("prefeval")(prefeval.prefeval)
