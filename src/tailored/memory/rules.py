@@ -859,6 +859,7 @@ class RulesExtractor(Extractor):
                 text=f"{verb} {title} (rated {shown})",
                 evidence=[event.id],
                 valid_from=event.time,
+                retract=False,
             )
         ]
 
