@@ -333,7 +333,12 @@ def run_benchmark(
         model=model_name,
     )
     payload = asdict(report)
-    payload["conversations_detail"] = [asdict(s) | {"sims": None} for s in scored]
+    # per conversation: counts only, so the report carries no copy of the dataset
+    payload["conversations_detail"] = [
+        {"index": s.index, "memories": len(s.memories), "gold": len(s.gold), "recalled": s.recalled(threshold),
+         "correct": s.correct(threshold), "seconds": round(s.seconds, 3), "error": s.error}
+        for s in scored
+    ]
     write_json(report_path(out, dataset, extractor_name), payload)
     write_markdown(out, dataset)
     return report
