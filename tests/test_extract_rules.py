@@ -243,3 +243,16 @@ def test_registered_and_fast() -> None:
     rx.extract(events, [])
     per_second = len(events) / (time.perf_counter() - start)
     assert per_second > 1000, per_second
+
+
+def test_adjectives_joined_by_and_are_separate_statements() -> None:
+    from datetime import datetime, timezone
+
+    from tailored.memory.rules import RulesExtractor
+    from tailored.types import Event
+
+    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    ev = Event(id=1, tenant="t", user_id="u", kind="message", role="user",
+               text="I'm vegetarian and allergic to peanuts", time=t, ingested_at=t)
+    got = {(m.key, m.polarity) for m in RulesExtractor().extract([ev], []) if m.kind == "preference"}
+    assert got == {("meat", "avoid"), ("peanut", "avoid")}

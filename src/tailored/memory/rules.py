@@ -55,7 +55,8 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _CLAUSE = re.compile(
     r"\s*,?\s*\b(?:but|and|so|although|though|while|whereas|plus)\s+"
     r"(?=(?:(?:now|also|actually|then|these days|nowadays|still)\s+)*"
-    r"(?:I\b|my\b|(?:prefer|like|love|enjoy|hate|adore|dislike|avoid|can't|cannot)\b))",
+    r"(?:I\b|my\b|(?:prefer|like|love|enjoy|hate|adore|dislike|avoid|can't|cannot|allergic|"
+    r"vegetarian|vegan|pescatarian)\b))",
     re.I,
 )
 _SUBJECTLESS = re.compile(r"^(?:(?:now|also|actually|then|these days|nowadays|still)\s+)*(?!I\b|my\b)", re.I)
@@ -102,6 +103,8 @@ def clauses(text: str) -> list[str]:
                 r"^(?:(?:now|also|actually|then|still)\s+)*(?:prefer|like|love|enjoy|hate|adore|dislike|avoid|cannot)\b", part, re.I
             ):
                 part = "I " + part
+            elif out and re.match(r"^(?:also\s+)?(?:allergic|vegetarian|vegan|pescatarian)\b", part, re.I):
+                part = "I am " + part  # "I'm vegetarian and allergic to nuts"
             out.append(part)
     return out
 
