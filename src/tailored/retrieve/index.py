@@ -8,6 +8,7 @@ rebuilds the view. Events stored without a vector are embedded here, once, and s
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -16,6 +17,10 @@ import numpy as np
 
 from ..embed.base import Embedder
 from ..store.base import Scope, Store, UserIndexData
+from .query import STOPWORDS, stem, words
+
+_DAY_US = 86_400 * 1_000_000
+_NAME_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def embed_text(role: str | None, text: str) -> str:
@@ -30,6 +35,43 @@ class UserView:
     position: dict[int, int]  # event id -> row
     prev: np.ndarray  # row of the previous event of the same session, -1 if none
     next: np.ndarray
+    speaker: np.ndarray  # code of each row's role, -1 if none
+    speakers: dict[str, int]  # lower-case name word -> role code, for roles named in queries
+    session: np.ndarray  # code of each row's session, -1 if none
+    n_sessions: int
+    _terms: list[frozenset[str]] | None = None
+    _df: dict[str, int] | None = None
+    _calendar: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def terms(self, row: int) -> frozenset[str]:
+        """The stemmed content words of one row (built for all rows on first use, then kept)."""
+        if self._terms is None:
+            self._terms = [frozenset(stem(w) for w in words(t) if w not in STOPWORDS) for t in self.data.texts]
+        return self._terms[row]
+
+    def idf(self, word: str) -> float:
+        """How rare a stemmed word is among the user's rows: ``log(1 + n / (1 + df))``."""
+        if self._df is None:
+            df: dict[str, int] = {}
+            for row in range(len(self.data.texts)):
+                for w in self.terms(row):
+                    df[w] = df.get(w, 0) + 1
+            self._df = df
+        n = len(self.data.texts)
+        return float(np.log1p(n / (1 + self._df.get(word, 0))))
+
+    def calendar(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(day number, year, month, day of month) of each row's time, in UTC."""
+        if self._calendar is None:
+            days = (self.data.times_us // _DAY_US).astype("datetime64[D]")
+            months = days.astype("datetime64[M]")
+            self._calendar = (
+                days.astype(np.int64),
+                months.astype("datetime64[Y]").astype(np.int64) + 1970,
+                months.astype(np.int64) % 12 + 1,
+                (days - months.astype("datetime64[D]")).astype(np.int64) + 1,
+            )
+        return self._calendar
 
 
 def _neighbours(data: UserIndexData) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +83,33 @@ def _neighbours(data: UserIndexData) -> tuple[np.ndarray, np.ndarray]:
             prev[i] = i - 1
             nxt[i - 1] = i
     return prev, nxt
+
+
+def _codes(values: list[str | None]) -> tuple[np.ndarray, dict[str, int]]:
+    """Each value's integer code (-1 for None) and the code book."""
+    book: dict[str, int] = {}
+    out = np.full(len(values), -1, dtype=np.int64)
+    for i, v in enumerate(values):
+        if v is not None:
+            out[i] = book.setdefault(v, len(book))
+    return out, book
+
+
+def _name_words(roles: dict[str, int]) -> dict[str, int]:
+    """Words that name a speaker in a question ("caroline" for role "Caroline Smith").
+
+    A word shared by two roles names neither; stopwords and one-letter words never name one.
+    """
+    found: dict[str, int] = {}
+    shared: set[str] = set()
+    for role, code in roles.items():
+        for w in {w.lower() for w in _NAME_WORD.findall(role)}:
+            if len(w) < 2 or w in STOPWORDS:
+                continue
+            if w in found and found[w] != code:
+                shared.add(w)
+            found[w] = code
+    return {w: c for w, c in found.items() if w not in shared}
 
 
 def _concat(a: UserIndexData, b: UserIndexData) -> UserIndexData:
@@ -115,7 +184,19 @@ class UserIndexCache:
         data = self._fill_vectors(scope, data)
         prev, nxt = _neighbours(data)
         position = {int(e): i for i, e in enumerate(data.ids)}
-        return UserView(version=version, data=data, position=position, prev=prev, next=nxt)
+        speaker, speakers = _codes(data.roles)
+        session, sessions = _codes(data.sessions)
+        return UserView(
+            version=version,
+            data=data,
+            position=position,
+            prev=prev,
+            next=nxt,
+            speaker=speaker,
+            speakers=_name_words(speakers),
+            session=session,
+            n_sessions=len(sessions),
+        )
 
     def _fill_vectors(self, scope: Scope, data: UserIndexData) -> UserIndexData:
         missing = np.flatnonzero(~data.has_vector)

@@ -1,33 +1,48 @@
 """Hybrid retrieval over one user's events: BM25 + dense + recency, fused.
 
 The steps, each a small function so that the benchmark can show its effect:
-1. BM25 from the store's full-text index, dense cosine from the user's in-memory vectors;
-2. neighbour smoothing: a turn also scores a share of its session neighbours' scores,
+1. query analysis: a speaker the question names becomes a prior, not a search word;
+2. BM25 from the store's full-text index, each row's score scaled by its coverage (the
+   IDF-weighted share of the query's words it contains), dense cosine from the user's
+   in-memory vectors;
+3. lexical trust: how much of the query the best BM25 row covers. Below 0.4 the words
+   that match are incidental (the question and its answer share meaning, not words), and
+   the ranking falls back to dense alone; the conversation-structure steps (4, 6) scale
+   with the same trust;
+4. neighbour smoothing: a turn also scores a share of its session neighbours' scores,
    because an answer is often split over a question and its reply;
-3. per-retriever normalisation, then a weighted sum whose weights adapt to how sure each
+5. per-retriever normalisation, then a weighted sum whose weights adapt to how sure each
    retriever is for this query (a clear winner counts more than a flat list);
-4. a small recency term, filters, top-k.
+6. priors: the named speaker, the dates the question mentions, and the best score of
+   each row's session (evidence clusters in sessions);
+7. a recency term (off by default), filters, and top-k whose first few hits are spread
+   over sessions (a second hit from a session already shown must score clearly higher).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
 import numpy as np
 
 from ..embed.base import Embedder
 from ..store.base import EventFilter, Scope, Store
 from ..types import ScoreParts, SearchHit, SearchMode
 from .index import UserIndexCache, UserView
-from .query import query_terms
+from .query import DateSpec, analyse, mentioned_dates, stem
 
 _DAY_US = 86_400 * 1_000_000
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Every knob of retrieval; the defaults are the benchmark-chosen ones."""
+    """Every knob of retrieval; the defaults are the benchmark-chosen ones
+    (``docs/benchmarks/retrieval-locomo.md`` shows each step's effect)."""
 
     bm25_candidates: int = 400
+    coverage: bool = True  # scale BM25 rows by the share of the query they cover
+    trust_low: float = 0.4  # lexical trust ramps from 0 at this coverage of the best row ...
+    trust_high: float = 0.5  # ... to 1 here; trust_high <= 0 turns the ramp off
     neighbour_weight: float = 0.5
     dense_neighbour_weight: float = 0.3
     bm25_weight: float = 1.0
@@ -35,7 +50,13 @@ class RetrievalConfig:
     adaptive: bool = True
     fusion: str = "weighted"  # "weighted" or "rrf"
     rrf_k: int = 60
-    recency_weight: float = 0.02
+    strip_speaker_names: bool = True
+    speaker_weight: float = 0.5
+    date_weight: float = 0.9
+    session_weight: float = 0.2
+    diversity: float = 0.2  # the first ``diverse_top`` hits: x (1 - diversity) per earlier hit of the session
+    diverse_top: int = 5
+    recency_weight: float = 0.0
     recency_half_life_days: float = 30.0
 
     def with_(self, **changes: object) -> RetrievalConfig:
@@ -47,7 +68,7 @@ def smooth(scores: np.ndarray, view: UserView, weight: float) -> np.ndarray:
     if weight == 0 or len(scores) == 0:
         return scores
     padded = np.append(scores, 0.0)  # index -1 reads the appended zero
-    return scores + weight * 0.5 * (padded[view.prev] + padded[view.next])
+    return np.asarray(scores + weight * 0.5 * (padded[view.prev] + padded[view.next]), dtype=np.float64)
 
 
 def normalise(scores: np.ndarray) -> np.ndarray:
@@ -79,6 +100,126 @@ def rank_of(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def fuse(b: np.ndarray, d: np.ndarray, cfg: RetrievalConfig) -> np.ndarray:
+    """One score per row from the (smoothed) BM25 and dense scores."""
+    if cfg.fusion == "rrf":
+        fused = np.where(b > 0, cfg.bm25_weight / (cfg.rrf_k + rank_of(b)), 0.0)
+        return np.asarray(fused + cfg.dense_weight / (cfg.rrf_k + rank_of(d)))
+    wb, wd = cfg.bm25_weight, cfg.dense_weight
+    if cfg.adaptive:
+        wb *= confidence(b)
+        wd *= confidence(d)
+    return wb * normalise(b) + wd * normalise(d)
+
+
+def speaker_prior(scores: np.ndarray, view: UserView, named: frozenset[int], weight: float) -> np.ndarray:
+    """Scale down rows said by someone else when the query names who said it."""
+    if weight == 0 or not named:
+        return scores
+    other = ~np.isin(view.speaker, list(named))
+    return np.where(other, scores * (1.0 - weight), scores)
+
+
+def session_prior(scores: np.ndarray, view: UserView, weight: float) -> np.ndarray:
+    """Add ``weight`` times the best score of the row's session: evidence clusters in sessions."""
+    if weight == 0 or view.n_sessions == 0:
+        return scores
+    best = np.zeros(view.n_sessions + 1)
+    np.maximum.at(best, view.session, scores)  # code -1 writes the spare last slot
+    best[-1] = 0.0
+    return np.asarray(scores + weight * best[view.session], dtype=np.float64)
+
+
+def date_match(view: UserView, specs: list[DateSpec]) -> np.ndarray:
+    """How well each row's time fits the dates a query mentions: 1 inside a mentioned day
+    (give or take one), month or year; 0.5 shortly after it (people tell of things a few
+    days or weeks later); else 0."""
+    day, year, month, dom = view.calendar()
+    match = np.zeros(len(day))
+    for spec in specs:
+        if spec.year is not None and spec.month is not None and spec.day is not None:
+            try:
+                t = int(np.datetime64(f"{spec.year:04d}-{spec.month:02d}-{spec.day:02d}", "D").astype(np.int64))
+            except ValueError:
+                continue
+            full = (day >= t - 1) & (day <= t + 1)
+            soon = (day > t + 1) & (day <= t + 14)
+        elif spec.year is not None and spec.month is not None:
+            first = np.datetime64(f"{spec.year:04d}-{spec.month:02d}", "M")
+            lo = int(first.astype("datetime64[D]").astype(np.int64))
+            hi = int((first + 1).astype("datetime64[D]").astype(np.int64))
+            full = (day >= lo) & (day < hi)
+            soon = (day >= hi) & (day < hi + 31)
+        elif spec.month is not None:
+            next_month = spec.month % 12 + 1
+            if spec.day is not None:
+                full = (month == spec.month) & (np.abs(dom - spec.day) <= 1)
+                soon = (month == spec.month) & (dom > spec.day + 1) | (month == next_month) & (dom <= spec.day)
+            else:
+                full = month == spec.month
+                soon = month == next_month
+        elif spec.year is not None:
+            full = year == spec.year
+            soon = np.zeros(len(day), dtype=bool)
+        else:
+            continue
+        match = np.maximum(match, np.where(full, 1.0, np.where(soon, 0.5, 0.0)))
+    return match
+
+
+def date_prior(scores: np.ndarray, view: UserView, specs: list[DateSpec], weight: float) -> np.ndarray:
+    """Scale down rows far from the dates the query mentions (if any row is near one)."""
+    if weight == 0 or not specs:
+        return scores
+    match = date_match(view, specs)
+    if not match.any():
+        return scores
+    return scores * (1.0 - weight * (1.0 - match))
+
+
+def diversify(scores: np.ndarray, view: UserView, k: int, weight: float, top: int) -> list[int]:
+    """The ``k`` best rows, the first ``top`` of them picked so that each earlier pick from
+    the same session scales a row's score by ``1 - weight``: the head of the list covers
+    more sessions, the rest keeps score order. Rows scored ``-inf`` are never picked."""
+    pool = [int(r) for r in np.argsort(-scores, kind="stable")[: k + 4 * top] if np.isfinite(scores[r])]
+    if weight == 0 or top <= 1:
+        return pool[:k]
+    picked: list[int] = []
+    seen: dict[int, int] = {}
+    while pool and len(picked) < min(top, k):
+        best = max(pool, key=lambda r: scores[r] - abs(scores[r]) * (1.0 - (1.0 - weight) ** seen.get(int(view.session[r]), 0)))
+        pool.remove(best)
+        picked.append(best)
+        if view.session[best] >= 0:
+            seen[int(view.session[best])] = seen.get(int(view.session[best]), 0) + 1
+    return (picked + pool)[:k]
+
+
+def coverage(view: UserView, terms: list[str], rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, the IDF-weighted share of the query ``terms`` it contains
+    (0 for rows not listed)."""
+    out = np.zeros(len(view.data.ids))
+    stems = list(dict.fromkeys(stem(t) for t in terms))
+    idf = [view.idf(t) for t in stems]
+    total = sum(idf)
+    if total <= 0:
+        return out
+    for row in rows:
+        have = view.terms(int(row))
+        out[row] = sum(w for t, w in zip(stems, idf) if t in have) / total
+    return out
+
+
+def trust(cov: np.ndarray, bm25: np.ndarray, cfg: RetrievalConfig) -> float:
+    """Lexical trust from the coverage of the best BM25 row: 0 .. 1 between the two bounds."""
+    if cfg.trust_high <= 0:
+        return 1.0
+    if len(bm25) == 0 or bm25.max() <= 0:
+        return 0.0
+    top = float(cov[int(np.argmax(bm25))])
+    return float(np.clip((top - cfg.trust_low) / max(cfg.trust_high - cfg.trust_low, 1e-9), 0.0, 1.0))
+
+
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, config: RetrievalConfig | None = None) -> None:
         self.store = store
@@ -86,19 +227,16 @@ class Retriever:
         self.config = config or RetrievalConfig()
         self.cache = UserIndexCache(store, embedder)
 
-    def bm25_scores(self, scope: Scope, view: UserView, query: str) -> np.ndarray:
+    def bm25_scores(self, scope: Scope, view: UserView, terms: list[str]) -> np.ndarray:
         scores = np.zeros(len(view.data.ids), dtype=np.float64)
-        for event_id, score in self.store.text_search(scope, query_terms(query), self.config.bm25_candidates):
+        for event_id, score in self.store.text_search(scope, terms, self.config.bm25_candidates):
             row = view.position.get(event_id)
             if row is not None:
                 scores[row] = score
         return scores
 
-    def dense_scores(self, view: UserView, query: str) -> np.ndarray:
-        if len(view.data.ids) == 0:
-            return np.zeros(0)
-        q = self.embedder.embed_one(query)
-        return np.asarray(view.data.vectors @ q, dtype=np.float64)
+    def query_vector(self, text: str) -> np.ndarray:
+        return self.embedder.embed_one(text)
 
     def mask(self, view: UserView, flt: EventFilter) -> np.ndarray:
         data = view.data
@@ -121,6 +259,34 @@ class Retriever:
         age_days = (times.max() - times) / _DAY_US
         return np.asarray(0.5 ** (age_days / self.config.recency_half_life_days), dtype=np.float64)
 
+    def scores(self, scope: Scope, view: UserView, query: str, mode: SearchMode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(final score, raw BM25, raw dense) of every row of the user."""
+        cfg = self.config
+        n = len(view.data.ids)
+        zero = np.zeros(n)
+        if mode == "bm25":
+            bm25 = self.bm25_scores(scope, view, analyse(query, view.speakers, strip_names=False).terms)
+            return smooth(bm25, view, cfg.neighbour_weight), bm25, zero
+        q = analyse(query, view.speakers, cfg.strip_speaker_names and mode == "hybrid")
+        dense = np.asarray(view.data.vectors @ self.query_vector(q.dense_text), dtype=np.float64)
+        if mode == "dense":
+            return dense, zero, dense
+        bm25 = self.bm25_scores(scope, view, q.terms)
+        lexical = bm25
+        tau = 1.0
+        if cfg.coverage or cfg.trust_high > 0:
+            cov = coverage(view, q.terms, np.flatnonzero(bm25 > 0))
+            tau = trust(cov, bm25, cfg)
+            if cfg.coverage:
+                lexical = bm25 * cov
+        b = smooth(lexical, view, cfg.neighbour_weight)
+        d = smooth(dense, view, cfg.dense_neighbour_weight * tau)
+        fused = fuse(b, d, cfg.with_(bm25_weight=cfg.bm25_weight * tau) if tau < 1 else cfg)
+        fused = speaker_prior(fused, view, q.speakers, cfg.speaker_weight)
+        fused = date_prior(fused, view, mentioned_dates(query), cfg.date_weight)
+        fused = session_prior(fused, view, cfg.session_weight * tau)
+        return fused, bm25, dense
+
     def search(
         self,
         scope: Scope,
@@ -131,37 +297,20 @@ class Retriever:
     ) -> list[SearchHit]:
         cfg = self.config
         view = self.cache.get(scope)
-        n = len(view.data.ids)
-        if n == 0:
+        if len(view.data.ids) == 0:
             return []
-        bm25 = self.bm25_scores(scope, view, query) if mode in ("hybrid", "bm25") else np.zeros(n)
-        dense = self.dense_scores(view, query) if mode in ("hybrid", "dense") else np.zeros(n)
-        b = smooth(bm25, view, cfg.neighbour_weight)
-        d = smooth(dense, view, cfg.dense_neighbour_weight)
+        fused, bm25, dense = self.scores(scope, view, query, mode)
         rec = self.recency(view)
-        if mode == "bm25":
-            fused = b
-        elif mode == "dense":
-            fused = d
-        elif cfg.fusion == "rrf":
-            fused = np.where(b > 0, cfg.bm25_weight / (cfg.rrf_k + rank_of(b)), 0.0)
-            fused = fused + cfg.dense_weight / (cfg.rrf_k + rank_of(d))
-        else:
-            wb, wd = cfg.bm25_weight, cfg.dense_weight
-            nb, nd = normalise(b), normalise(d)
-            if cfg.adaptive:
-                wb *= confidence(b)
-                wd *= confidence(d)
-            fused = wb * nb + wd * nd
         total = fused + cfg.recency_weight * rec
         keep = self.mask(view, flt)
-        total = np.where(keep, total, -np.inf)
         if mode == "bm25":
-            keep &= b > 0
-        rows = [int(r) for r in np.argsort(-total, kind="stable")[:k] if keep[r]]
+            keep &= fused > 0
+        total = np.where(keep, total, -np.inf)
+        weight = cfg.diversity if mode == "hybrid" else 0.0
+        rows = [r for r in diversify(total, view, k, weight, cfg.diverse_top) if keep[r]]
         if not rows:
             return []
-        b_rank, d_rank = rank_of(b), rank_of(d)
+        b_rank, d_rank = rank_of(bm25), rank_of(dense)
         events = self.store.get_events(scope, [int(view.data.ids[r]) for r in rows])
         by_id = {e.id: e for e in events}
         hits = []
@@ -178,4 +327,3 @@ class Retriever:
             )
             hits.append(SearchHit(event=event, score=float(total[r]), parts=parts))
         return hits
-
