@@ -665,8 +665,8 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             f"model's choice is the letter with the highest next-token log-probability. Chance is 0.25. "
             f"`ours` puts the engine's context in the system message as `Engine.chat` does; "
             f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
-            f"window, and runs on the first {cfg['full_history_items']} items only (a ~4k-token prompt costs "
-            f"about a minute on this CPU); the next column scores every method on that slice. "
+            f"window, and runs on the first {cfg['full_history_items']} items only (a ~4k-token prompt takes "
+            f"minutes on this CPU: see s / item); the next column scores every method on that slice. "
             f"*pref. in prompt*: the statement is in the context (`ours`) or among the kept turns."),
             "",
         ]
