@@ -108,7 +108,8 @@ def test_context_is_fenced_and_respects_budget(engine: Engine) -> None:
     assert "vegetarian" in ctx.text
     times = [it.time for it in ctx.items]
     assert times == sorted(times)
-    big = engine.context("ana", "instructions secrets vegetarian lisbon risotto", budget=2000)
+    engine.min_relative_score = 0.0
+    big = engine.context("ana", "instructions secrets vegetarian lisbon risotto", budget=2000, profile=False)
     assert len(big.items) == 5
     assert "&lt;/user_data>" in big.text
 
@@ -195,3 +196,15 @@ def test_typed_model_accepted_and_naive_time_is_utc(engine: Engine) -> None:
     ev = engine.events("ana")[0]
     assert ev.time == datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
     assert ev.ingested_at > ev.time
+
+
+def test_context_leaves_out_weak_records_and_what_the_profile_states(engine: Engine) -> None:
+    engine.add({"user_id": "ana", "role": "user", "text": "I don't like mushrooms"})
+    engine.add([{"user_id": "ana", "role": "user", "text": f"the weather on day {i} was mild"} for i in range(40)])
+    ctx = engine.context("ana", "which pizza toppings should I order, maybe mushrooms?", budget=2000)
+    assert "Does not like mushrooms" in ctx.text
+    assert "I don't like mushrooms" not in ctx.text  # the memory already says it
+    assert len(ctx.items) < 40  # a budget is a ceiling: filler below the floor stays out
+    engine.min_relative_score = 0.0
+    unfloored = engine.context("ana", "which pizza toppings should I order, maybe mushrooms?", budget=2000)
+    assert len(unfloored.items) == 29 > len(ctx.items)  # k=30 hits, less the one the profile states

@@ -103,6 +103,7 @@ class Engine:
         retrieval: RetrievalConfig | None = None,
         count_tokens: TokenCounter = estimate_tokens,
         extractor: str | Extractor | None = "rules",
+        min_relative_score: float = 0.3,
     ) -> None:
         self.store = store if isinstance(store, SQLiteStore) else open_store(store or default_store_url())
         self.tenant = tenant
@@ -112,6 +113,7 @@ class Engine:
         self._retriever: Retriever | None = None
         self.count_tokens = count_tokens
         self._extractor_spec = extractor
+        self.min_relative_score = min_relative_score
         self._extractors: dict[str, Extractor] = {}
 
     # -- lifecycle --------------------------------------------------------------------
@@ -258,7 +260,14 @@ class Engine:
             memories = self._rank_memories(query, current.facts + current.preferences)
             summary = next((s.text for s in current.summaries if s.task == task), None)
         return build_context(
-            user_id, query, hits, budget=budget, count=self.count_tokens, profile=memories, summary=summary
+            user_id,
+            query,
+            hits,
+            budget=budget,
+            count=self.count_tokens,
+            profile=memories,
+            summary=summary,
+            min_relative_score=self.min_relative_score,
         )
 
     def _rank_memories(self, query: str, memories: list[Memory]) -> list[Memory]:

@@ -69,9 +69,14 @@ def build_context(
     max_item_tokens: int = 200,
     profile: Sequence[Memory] = (),
     summary: str | None = None,
+    min_relative_score: float = 0.0,
 ) -> Context:
     """The profile first (in the given order: most relevant first), then the summary, then
     the best-scored evidence, until the budget is spent. Evidence is shown in time order.
+
+    A budget is a ceiling, not a target: records scoring below ``min_relative_score`` times
+    the best hit's score are left out (unrelated filler dilutes what matters), and so are
+    records that an included memory already states.
 
     Examples
     --------
@@ -103,9 +108,14 @@ def build_context(
             summary_block = candidate
             used += count(candidate)
 
+    stated = {e for m in facts for e in m.evidence}
+    ranked = sorted(hits, key=lambda h: -h.score)
+    floor = ranked[0].score * min_relative_score if ranked and ranked[0].score > 0 else float("-inf")
     chosen: list[ContextItem] = []
-    for hit in sorted(hits, key=lambda h: -h.score):
+    for hit in ranked:
         ev = hit.event
+        if hit.score < floor or ev.id in stated:
+            continue
         item = ContextItem(
             event_id=ev.id,
             time=ev.time,
