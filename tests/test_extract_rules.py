@@ -256,3 +256,25 @@ def test_adjectives_joined_by_and_are_separate_statements() -> None:
                text="I'm vegetarian and allergic to peanuts", time=t, ingested_at=t)
     got = {(m.key, m.polarity) for m in RulesExtractor().extract([ev], []) if m.kind == "preference"}
     assert got == {("meat", "avoid"), ("peanut", "avoid")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I have a strong aversion to smoothies containing bananas", ("dislike", "smoothies containing banana")),
+        ("I have a deep dislike for jazz music", ("dislike", "jazz music")),
+        ("I greatly dislike crowded beaches", ("dislike", "crowded beach")),
+        ("I prefer to avoid eating seafood", ("avoid", "seafood")),
+        ("I absolutely refuse to fly economy", ("avoid", "fly economy")),
+    ],
+)
+def test_strong_negative_phrasings_keep_their_stance(text: str, expected: tuple[str, str]) -> None:
+    from datetime import datetime, timezone
+
+    from tailored.memory.rules import RulesExtractor
+    from tailored.types import Event
+
+    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    ev = Event(id=1, tenant="t", user_id="u", kind="message", role="user", text=text, time=t, ingested_at=t)
+    got = [(m.polarity, m.key) for m in RulesExtractor().extract([ev], []) if m.kind == "preference"]
+    assert got == [expected]

@@ -249,7 +249,8 @@ Handler = Callable[[Hit], list[MemoryIn]]
 ADV = (
     r"(?:(?:really|truly|absolutely|just|also|totally|definitely|still|actually|kind of|sort of|especially|now|"
     r"generally|usually|personally|honestly|do|very|much|quite|genuinely|seriously|so|always|particularly|"
-    r"pretty much|mostly|certainly|simply|strongly|even|literally|tend to)\s+)*"
+    r"pretty much|mostly|certainly|simply|strongly|even|literally|tend to|greatly|deeply|intensely|utterly|"
+    r"completely|thoroughly)\s+)*"
 )
 ME = r"\bI\s+" + ADV  # the first person, the subject of most rules
 DIETS = {
@@ -406,6 +407,11 @@ def dislikes(hit: Hit) -> list[MemoryIn]:
     if re.search(r"\bat all\b|\bnever\b", hit.clause, re.I):
         strength = max(strength, 0.85)
     return [hit.pref(t, polarity, strength, confidence, template) for t in topics(hit.group("obj"))]
+
+
+def refuses(hit: Hit) -> list[MemoryIn]:
+    """``I refuse to fly economy``: a firm avoidance of doing something."""
+    return [hit.pref(t, "avoid", 0.9, 0.8, "Refuses to {}") for t in topics(hit.group("obj"))]
 
 
 def avoids(hit: Hit) -> list[MemoryIn]:
@@ -719,7 +725,11 @@ RULES: list[Rule] = [
     rule("dont-like", ME + _NEG + r"\s+" + ADV + r"(?P<verb>like|love|enjoy|care (?:much |too much )?for|stand|bear|tolerate|stomach|appreciate|dig|eat|drink|touch|consume|smoke)" + _OBJ, dislikes),
     rule("hate", ME + r"(?P<verb>hate|despise|loathe|detest|abhor|dislike|am not (?:a |an )?(?:big |huge |great |real )?fan of|"
          r"am not (?:really |very |that |so )?(?:into|big on|keen on|crazy about|fond of)|am (?:so |really )?(?:sick|tired) of|am fed up with)" + _OBJ, dislikes),
+    rule("aversion", ME + r"(?:have|feel|harbor|harbour)\s+(?:a |an )?(?:strong |deep |intense |real |serious |total |major |great |huge )?"
+         r"(?P<verb>aversion to|dislike (?:for|of)|distaste for|hatred (?:for|of))" + _OBJ, dislikes),
+    rule("prefer-to-avoid", ME + r"(?:would |'d )?(?:prefer|want|like|try|choose|rather) to\s+(?:avoid|stay away from|steer clear of|not use|not eat)" + _OBJ, avoids),
     rule("avoid", ME + r"(?:avoid|stay away from|steer clear of|keep away from|try to avoid|try not to eat|refuse to eat|refuse to drink|do without)" + _OBJ, avoids),
+    rule("refuse", ME + r"(?:refuse|won't ever|will never) to\s+(?P<obj>.+)", refuses),
     rule("never", ME + r"never\s+(?P<verb>\w+)" + _OBJ, never),
     rule("not-for-me", r"^(?:(?:actually|honestly|well|but|oh|i think|i guess|i find)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:really |just |definitely |honestly |simply )?(?P<adj>" + _NEG_ADJ + r")\b", evaluation),
     # positive stances
