@@ -224,7 +224,7 @@ def write_report(out_dir: Path, payload: dict[str, Any]) -> Path:
         f"({', '.join(f'{k}: {v}' for k, v in cfg['categories'].items())}).",
         f"Machine: {payload['machine']['cpus']} CPUs, {payload['machine']['platform']}, "
         f"Python {payload['machine']['python']}, tailored {payload['machine']['tailored']}. One run; "
-        f"load average at its end {payload['machine'].get('load_average_1_5_15', 'n/a')} "
+        f"load average {payload['machine'].get('load_average_1_5_15', 'n/a')} "
         "(other work shares the CPUs, so seconds are an upper bound).",
         "",
         "Score: LoCoMo's official token F1 (normalised, Porter-stemmed; multi-answer F1 for "
@@ -241,7 +241,7 @@ def write_report(out_dir: Path, payload: dict[str, Any]) -> Path:
     for r in rows:
         lines.append(
             f"| {r['method']} | {fmt(r['f1_cat_1_4'])} | {fmt(r['abstention_cat_5'])} | {fmt(r['overall'])} "
-            f"| {fmt(r['prompt_tokens_per_question'])} | {fmt(r['seconds_per_question'])} |"
+            f"| {r['prompt_tokens_per_question']:.0f} | {r['seconds_per_question']:.1f} |"
         )
     cats = sorted({c for r in rows for c in r["by_category"]}, key=list(CATEGORIES.values()).index)
     lines += ["", "By category:", "", "| method | " + " | ".join(cats) + " |", "| --- |" + " ---: |" * len(cats)]
@@ -350,6 +350,13 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
             f"- Retrieval F1 (cat 1-4) {r['f1_cat_1_4']:.3f} vs full context {f['f1_cat_1_4']:.3f}: "
             + ("retrieval is better." if better else "retrieval is NOT better on this slice.")
         )
+    if r["abstention_cat_5"] is not None and f["abstention_cat_5"] is not None:
+        if r["abstention_cat_5"] < max(f["abstention_cat_5"], by.get("no-memory", f)["abstention_cat_5"] or 0):
+            notes.append(
+                f"- Category 5 (no answer in the conversation): retrieval abstains on {r['abstention_cat_5']:.0%}, "
+                "less than the other methods: retrieved turns are always on topic, so the model answers from "
+                "them instead of saying the conversation does not mention it."
+            )
     ratio = r["prompt_tokens_per_question"] / max(f["prompt_tokens_per_question"], 1)
     notes.append(
         f"- Retrieval sends {ratio:.0%} of full context's prompt tokens per question "
