@@ -134,7 +134,7 @@ def test_personalized_chat_end_to_end(tmp_path: Path, minilm: Embedder, qwen) ->
         question = [{"role": "user", "content": "Suggest one dinner for me. Answer in one short sentence."}]
         out = eng.chat("ana", question, model=qwen, max_tokens=30)
         assert isinstance(out, ChatResult)
-        assert out.context is not None and "I am vegetarian" in out.context.text
+        assert out.context is not None and "vegetarian" in out.context.text.lower()
         assert "steak" not in out.context.text
         assert not any(meat in out.text.lower() for meat in ("steak", "chicken", "beef", "pork", "fish"))
         assert [e.role for e in eng.events("ana")][-2:] == ["user", "assistant"]
