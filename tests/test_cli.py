@@ -107,3 +107,8 @@ def test_bad_options_are_errors(tmp_path: Path, events_file: Path) -> None:
     assert out.returncode == 1 and "ISO 8601" in out.stderr
     out = run("export", "--user", "nobody", env_db=db)
     assert out.returncode == 1 and "no user 'nobody'" in out.stderr
+
+
+def test_unknown_option_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    out = run("events", "--user", "ana", "--colour", "red", env_db=tmp_path / "cli.db")
+    assert out.returncode == 2 and "No such option" in out.stderr and "Traceback" not in out.stderr

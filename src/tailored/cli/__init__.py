@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from ..errors import TailoredError
@@ -34,19 +33,13 @@ app.command()(serve.serve)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the CLI. Usage errors are reported by the parser (exit 2); a ``TailoredError``
+    becomes one line on stderr and exit status 1."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except TailoredError as exc:
         typer.echo(f"Error: {exc}", err=True)
         sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("Aborted.", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)
