@@ -371,7 +371,9 @@ def render_markdown(report: Report, plot: str | None) -> str:
         f"Command: `{report.command}`",
         "",
         f"Hardware: {m.get('cpus')} CPUs, {m.get('platform')}, Python {m.get('python')}, "
-        f"tailored {m.get('tailored')}; embedder {report.embedder}; one process, run once; {report.created}.",
+        f"tailored {m.get('tailored')}; embedder {report.embedder}"
+        + (f" with {report.speed['torch_threads']} torch thread(s)" if report.speed.get("torch_threads") else "")
+        + f"; one process, run once; {report.created}.",
         "",
         f"Dataset slice: {report.slice.get('description', '')}",
         "",
@@ -488,6 +490,7 @@ def run_benchmark(
     scale_events: int = 10_000,
     command: str = "",
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> Report:
     """Run the benchmark, write ``retrieval-<dataset>.md/.json/.png`` into ``out``."""
     if dataset not in DATASETS:
@@ -530,7 +533,7 @@ def run_benchmark(
         }
     if not any(c.questions for c in cases):
         raise InvalidInput("the selection holds no questions")
-    model = load_embedder(embedder) if isinstance(embedder, str) else embedder
+    model = _embedder(embedder, threads)
     with tempfile.TemporaryDirectory(prefix="tailored-bench-") as tmp:
         store = SQLiteStore(db or Path(tmp) / "bench.db")
         try:
@@ -540,6 +543,7 @@ def run_benchmark(
             added, seconds = ingest(writer, cases, progress)
             results = evaluate(searcher.retriever, cases, progress=progress)
             speed: dict[str, Any] = {
+                "torch_threads": threads,
                 "load_average_1m": os.getloadavg()[0],
                 "ingest_events": added,
                 "ingest_seconds": seconds,
@@ -573,6 +577,16 @@ def run_benchmark(
             store.close()
     _write(report, out, results)
     return report
+
+
+def _embedder(spec: str | Embedder, threads: int | None) -> Embedder:
+    if not isinstance(spec, str):
+        return spec
+    if spec == "minilm" and threads:
+        from ..embed.local import MiniLMEmbedder
+
+        return MiniLMEmbedder(threads=threads)
+    return load_embedder(spec)
 
 
 def _scale_latency(
@@ -644,6 +658,9 @@ def retrieval(
     scale_events: Annotated[
         int, typer.Option("--scale-events", help="LoCoMo: also time hybrid search for one user with this many events (0: skip).")
     ] = 10_000,
+    threads: Annotated[
+        int, typer.Option("--threads", help="Torch threads for the minilm embedder (0: torch's default).")
+    ] = 1,
 ) -> None:
     """Evidence recall@k of bm25, dense and hybrid search on LoCoMo or PrefEval."""
     folder = data if data is not None else data_dir() / dataset
@@ -660,6 +677,8 @@ def retrieval(
         parts.append("--no-ablation")
     if dataset == "locomo" and scale_events != 10_000:
         parts.append(f"--scale-events {scale_events}")
+    if threads != 1:
+        parts.append(f"--threads {threads}")
     with progress_bar() as progress:
         report = run_benchmark(
             dataset,
@@ -675,6 +694,7 @@ def retrieval(
             scale_events=scale_events,
             command=" ".join(parts),
             progress=progress,
+            threads=threads or None,
         )
     show = Table(title=f"retrieval, {dataset}: turn-level recall@k")
     show.add_column("mode")

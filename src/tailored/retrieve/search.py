@@ -100,6 +100,22 @@ def rank_of(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def best_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """The rows of the ``k`` highest scores, best first (ties by position), without sorting all."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = -np.partition(-scores, k - 1)[k - 1]
+    above = np.flatnonzero(scores > kth)
+    part = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+    return part[np.lexsort((part, -scores[part]))]
+
+
+def rank_among(scores: np.ndarray, row: int) -> int:
+    """1-based rank of one row (ties broken by position), without sorting."""
+    v = scores[row]
+    return int(np.count_nonzero(scores > v) + np.count_nonzero(scores[:row] == v) + 1)
+
+
 def fuse(b: np.ndarray, d: np.ndarray, cfg: RetrievalConfig) -> np.ndarray:
     """One score per row from the (smoothed) BM25 and dense scores."""
     if cfg.fusion == "rrf":
@@ -181,7 +197,7 @@ def diversify(scores: np.ndarray, view: UserView, k: int, weight: float, top: in
     """The ``k`` best rows, the first ``top`` of them picked so that each earlier pick from
     the same session scales a row's score by ``1 - weight``: the head of the list covers
     more sessions, the rest keeps score order. Rows scored ``-inf`` are never picked."""
-    pool = [int(r) for r in np.argsort(-scores, kind="stable")[: k + 4 * top] if np.isfinite(scores[r])]
+    pool = [int(r) for r in best_rows(scores, k + 4 * top) if np.isfinite(scores[r])]
     if weight == 0 or top <= 1:
         return pool[:k]
     picked: list[int] = []
@@ -268,7 +284,8 @@ class Retriever:
             bm25 = self.bm25_scores(scope, view, analyse(query, view.speakers, strip_names=False).terms)
             return smooth(bm25, view, cfg.neighbour_weight), bm25, zero
         q = analyse(query, view.speakers, cfg.strip_speaker_names and mode == "hybrid")
-        dense = np.asarray(view.data.vectors @ self.query_vector(q.dense_text), dtype=np.float64)
+        # einsum, not BLAS: a threaded matrix-vector product stalls when the cores are busy.
+        dense = np.einsum("ij,j->i", view.data.vectors, self.query_vector(q.dense_text)).astype(np.float64)
         if mode == "dense":
             return dense, zero, dense
         bm25 = self.bm25_scores(scope, view, q.terms)
@@ -310,7 +327,6 @@ class Retriever:
         rows = [r for r in diversify(total, view, k, weight, cfg.diverse_top) if keep[r]]
         if not rows:
             return []
-        b_rank, d_rank = rank_of(bm25), rank_of(dense)
         events = self.store.get_events(scope, [int(view.data.ids[r]) for r in rows])
         by_id = {e.id: e for e in events}
         hits = []
@@ -322,8 +338,8 @@ class Retriever:
                 bm25=float(bm25[r]),
                 dense=float(dense[r]),
                 recency=float(rec[r]),
-                bm25_rank=int(b_rank[r]) if bm25[r] > 0 else None,
-                dense_rank=int(d_rank[r]) if mode != "bm25" else None,
+                bm25_rank=rank_among(bm25, r) if bm25[r] > 0 else None,
+                dense_rank=rank_among(dense, r) if mode != "bm25" else None,
             )
             hits.append(SearchHit(event=event, score=float(total[r]), parts=parts))
         return hits
