@@ -266,7 +266,7 @@ def test_openai_client_gets_personalized_answers_and_turns_are_remembered(
     assert reply.choices[0].message.content == "Try a lentil curry tonight."
     assert reply.usage is not None and reply.usage.prompt_tokens > 0
     system = model.calls[-1][0]
-    assert system.role == "system" and "I am vegetarian" in system.content
+    assert system.role == "system" and "vegetarian" in system.content
     assert "steak" not in system.content  # another tenant's user of the same id is invisible
     texts = [e.text for e in engine.for_tenant("acme").events("ana")]
     assert texts == ["I am vegetarian", "What should I cook for dinner?", "Try a lentil curry tonight."]
