@@ -71,3 +71,13 @@ def test_duplicate_step_names_are_rejected() -> None:
     m(step)
     with pytest.raises(ValueError, match="duplicate"):
         m(step)
+
+
+def test_db_commands_do_not_create_a_missing_store(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    missing = tmp_path / "nope.db"
+    out = subprocess.run([sys.executable, "-m", "tailored", "db", "check", "--db", str(missing)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "no store at" in out.stderr and not missing.exists()

@@ -279,7 +279,7 @@ class Engine:
         if missing:
             for text, vec in zip(missing, self.embedder.embed(missing)):
                 cache[text] = vec
-        q = self.embedder.embed_one(query)
+        q = self.retriever.query_vector(query)
         return sorted(memories, key=lambda m: (not m.pinned, -float(cache[m.text] @ q)))
 
     def events(

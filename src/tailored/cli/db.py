@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..engine import default_store_url
+from ..errors import NotFound
 from ..store.sqlite import SQLiteStore, migrations
 from .common import DbOpt, console
 
@@ -14,8 +16,11 @@ app = typer.Typer(help="Schema migrations and integrity of the store.", no_args_
 
 
 def _path(db: str | None) -> str:
-    url = db or default_store_url()
-    return url.removeprefix("sqlite:///")
+    """The store's file; it must exist (these commands inspect a store, never create one)."""
+    path = (db or default_store_url()).removeprefix("sqlite:///")
+    if not Path(path).is_file():
+        raise NotFound(f"no store at {path}")
+    return path
 
 
 @app.command()

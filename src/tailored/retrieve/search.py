@@ -21,6 +21,7 @@ The steps, each a small function so that the benchmark can show its effect:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -242,6 +243,8 @@ class Retriever:
         self.embedder = embedder
         self.config = config or RetrievalConfig()
         self.cache = UserIndexCache(store, embedder)
+        self._recent: dict[str, np.ndarray] = {}
+        self._recent_lock = threading.Lock()
 
     def bm25_scores(self, scope: Scope, view: UserView, terms: list[str]) -> np.ndarray:
         scores = np.zeros(len(view.data.ids), dtype=np.float64)
@@ -252,7 +255,16 @@ class Retriever:
         return scores
 
     def query_vector(self, text: str) -> np.ndarray:
-        return self.embedder.embed_one(text)
+        """The query's vector; the last few are kept, so ``Engine.context`` ranking the
+        profile against the same query does not embed it a second time."""
+        vec = self._recent.get(text)
+        if vec is None:
+            vec = self.embedder.embed_one(text)
+            with self._recent_lock:  # server threads share the retriever
+                self._recent[text] = vec
+                while len(self._recent) > 32:
+                    self._recent.pop(next(iter(self._recent)))
+        return vec
 
     def mask(self, view: UserView, flt: EventFilter) -> np.ndarray:
         data = view.data
