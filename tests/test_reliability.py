@@ -83,3 +83,32 @@ def test_concurrent_writers_lose_and_duplicate_nothing(db_path: Path) -> None:
     assert rows[0] == rows[1] == 1200
     assert eng.stats().vectors == 1200
     eng.close()
+
+
+def test_reads_go_on_while_another_thread_holds_a_write_transaction(engine: Engine) -> None:
+    import threading
+
+    engine.add({"user_id": "ana", "role": "user", "text": "I keep bees on the roof"})
+    inside, release = threading.Event(), threading.Event()
+    seen_by_writer: list[int] = []
+
+    def writer() -> None:
+        with engine.store.atomic() as conn:
+            conn.execute("INSERT INTO api_keys (id, tenant, hash, admin, created_us) VALUES ('k1', 't', 'h', 0, 0)")
+            seen_by_writer.append(len(engine.store._read("SELECT id FROM api_keys")))  # its own row
+            inside.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        hits = engine.search("ana", "bees")  # would wait for the commit with one shared connection
+        assert thread.is_alive() and not release.is_set()  # so the write is still open here
+        assert hits and "bees" in hits[0].event.text
+        assert engine.store._read("SELECT count(*) FROM api_keys")[0][0] == 0  # uncommitted: not visible
+        assert seen_by_writer == [1]
+    finally:
+        release.set()
+        thread.join()
+    assert engine.store._read("SELECT count(*) FROM api_keys")[0][0] == 1

@@ -62,15 +62,25 @@ def serve(
     model: Annotated[
         str | None, typer.Option("--model", envvar="TAILORED_MODEL", help="Chat model for /v1/chat/completions.")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, envvar="TAILORED_WORKERS",
+            help="Server processes. One process runs Python on one core at a time; on a "
+            "machine with cores to spare, 2 or more raise throughput (each loads the models).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the REST API, the OpenAI-compatible endpoint and the dashboard."""
+    import os
+
     import uvicorn
 
     from ..server import Settings, create_app
     from ..server.app import server_engine
 
     settings = Settings(db=db, host=host, port=port, embedder=embedder, model=model)
-    engine = server_engine(settings)
+    engine = server_engine(settings) if workers == 1 else Engine(db)
     keys = Keys(engine.store)
     url = f"http://{host}:{port}"
     if not keys.list():
@@ -82,4 +92,12 @@ def serve(
         typer.echo("Keys exist already; create another with: tailored keys create --tenant T")
     typer.echo(f"Dashboard: {url}/dashboard/")
     typer.echo(f"API docs:  {url}/docs")
-    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+        return
+    os.environ.update(TAILORED_DB=engine.store.url, TAILORED_EMBEDDER=embedder)
+    if model:
+        os.environ["TAILORED_MODEL"] = model
+    engine.close()
+    uvicorn.run("tailored.server.app:app_from_env", factory=True, workers=workers, host=host, port=port,
+                log_level="warning")

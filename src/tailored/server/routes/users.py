@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ...types import AddResult, Context, Event, SearchHit, UserExport, UserStats
 from ..deps import EngineDep
 from ..models import ContextRequest, Erased, Page, SearchRequest
+from ..responses import json_response
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
@@ -51,8 +52,8 @@ def list_events(
 
 
 @router.post("/{user_id}/search", response_model=list[SearchHit])
-def search(engine: EngineDep, user_id: str, body: SearchRequest) -> list[SearchHit]:
-    return engine.search(
+def search(engine: EngineDep, user_id: str, body: SearchRequest) -> Response:
+    hits = engine.search(
         user_id,
         body.query,
         k=body.k,
@@ -62,11 +63,12 @@ def search(engine: EngineDep, user_id: str, body: SearchRequest) -> list[SearchH
         kinds=body.kinds,
         session_id=body.session_id,
     )
+    return json_response(hits, list[SearchHit])
 
 
 @router.post("/{user_id}/context", response_model=Context)
-def context(engine: EngineDep, user_id: str, body: ContextRequest) -> Context:
-    return engine.context(user_id, body.query, budget=body.budget)
+def context(engine: EngineDep, user_id: str, body: ContextRequest) -> Response:
+    return json_response(engine.context(user_id, body.query, budget=body.budget), Context)
 
 
 @router.get("/{user_id}/export", response_model=UserExport)
