@@ -203,8 +203,21 @@ def test_context_leaves_out_weak_records_and_what_the_profile_states(engine: Eng
     engine.add([{"user_id": "ana", "role": "user", "text": f"the weather on day {i} was mild"} for i in range(40)])
     ctx = engine.context("ana", "which pizza toppings should I order, maybe mushrooms?", budget=2000)
     assert "Does not like mushrooms" in ctx.text
-    assert "I don't like mushrooms" not in ctx.text  # the memory already says it
+    # The user's own words ride on the memory's line, once, not again as a record.
+    assert ctx.text.count("I don't like mushrooms") == 1
+    assert 'they said: "I don\'t like mushrooms"' in ctx.text
+    assert all("mushrooms" not in it.text for it in ctx.items)
     assert len(ctx.items) < 40  # a budget is a ceiling: filler below the floor stays out
     engine.min_relative_score = 0.0
     unfloored = engine.context("ana", "which pizza toppings should I order, maybe mushrooms?", budget=2000)
     assert len(unfloored.items) == 29 > len(ctx.items)  # k=30 hits, less the one the profile states
+
+
+def test_context_quotes_the_users_own_words_once_per_statement(engine: Engine) -> None:
+    engine.add({"user_id": "ana", "role": "user", "text": "I strongly dislike lectures and presentations"})
+    engine.remember("ana", {"kind": "preference", "key": "music", "value": "jazz", "polarity": "like"})
+    ctx = engine.context("ana", "how should I learn calculus, lectures or presentations?")
+    lines = [line for line in ctx.text.splitlines() if line.startswith("- ")]
+    quoted = [line for line in lines if 'they said: "I strongly dislike lectures and presentations"' in line]
+    assert len(quoted) == 1 and len(lines) >= 2  # two memories from one statement: one quote
+    assert all("they said" not in line for line in lines if "jazz" in line.lower())  # a user edit has no statement

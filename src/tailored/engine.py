@@ -268,7 +268,20 @@ class Engine:
             profile=memories,
             summary=summary,
             min_relative_score=self.min_relative_score,
+            quotes=self._quotes(user_id, memories),
         )
+
+    def _quotes(self, user_id: str, memories: list[Memory]) -> dict[int, str]:
+        """Each memory's latest evidence statement made by the user (not an assistant)."""
+        wanted = {m.id: max(m.evidence) for m in memories if m.evidence}
+        if not wanted:
+            return {}
+        events = {e.id: e for e in self.store.get_events(self._scope(user_id), sorted(set(wanted.values())))}
+        return {
+            mid: events[eid].text
+            for mid, eid in wanted.items()
+            if eid in events and events[eid].role in (None, "user")
+        }
 
     def _rank_memories(self, query: str, memories: list[Memory]) -> list[Memory]:
         """Pinned first, then by similarity to the query (memory vectors are cached by text)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..types import Context, ContextItem, Memory, SearchHit
 
@@ -37,9 +37,19 @@ SUMMARY_TITLE = "Summary: "
 RECORDS_TITLE = "Relevant records:\n"
 
 
-def render_memory(m: Memory) -> str:
+QUOTE_CHARS = 240
+
+
+def render_memory(m: Memory, quote: str | None = None) -> str:
+    """A profile line; ``quote`` is the user's own statement behind it. A paraphrase loses
+    nuance ("strongly", "except on weekends") that a model needs to honour a preference."""
     pin = "pinned, " if m.pinned else ""
-    return f"- {neutralise(m.text)} ({pin}since {m.valid_from:%Y-%m-%d})"
+    said = ""
+    if quote and quote.strip().lower() != m.text.strip().lower():
+        text = " ".join(quote.split())
+        text = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+        said = f'; they said: "{neutralise(text)}"'
+    return f"- {neutralise(m.text)} ({pin}since {m.valid_from:%Y-%m-%d}{said})"
 
 
 def render_item(item: ContextItem) -> str:
@@ -70,13 +80,15 @@ def build_context(
     profile: Sequence[Memory] = (),
     summary: str | None = None,
     min_relative_score: float = 0.0,
+    quotes: Mapping[int, str] | None = None,
 ) -> Context:
     """The profile first (in the given order: most relevant first), then the summary, then
     the best-scored evidence, until the budget is spent. Evidence is shown in time order.
 
     A budget is a ceiling, not a target: records scoring below ``min_relative_score`` times
     the best hit's score are left out (unrelated filler dilutes what matters), and so are
-    records that an included memory already states.
+    records that an included memory already states. ``quotes`` maps a memory id to the
+    user's statement it came from, shown on the memory's line.
 
     Examples
     --------
@@ -89,8 +101,10 @@ def build_context(
 
     facts: list[Memory] = []
     lines: list[str] = []
+    quoted: set[str] = set()
     for m in profile:
-        line = render_memory(m)
+        quote = (quotes or {}).get(m.id)
+        line = render_memory(m, None if quote in quoted else quote)
         cost = count(line) + 1
         if used + cost + (0 if lines else count(PROFILE_TITLE)) > budget:
             continue
@@ -98,6 +112,8 @@ def build_context(
             used += count(PROFILE_TITLE)
         facts.append(m)
         lines.append(line)
+        if quote:
+            quoted.add(quote)
         used += cost
     profile_block = (PROFILE_TITLE + "".join(line + "\n" for line in lines)) if lines else ""
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 PERSONALIZE = (
     "You are talking with a user you know. Tailor your answer to what the records below say "
-    "about them, where it is relevant; do not mention the records themselves."
+    "about them, where it is relevant: honour their stated preferences, and steer away from "
+    "what they dislike or avoid. Do not mention the records themselves."
 )
 
 
