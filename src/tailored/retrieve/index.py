@@ -28,6 +28,10 @@ def embed_text(role: str | None, text: str) -> str:
     return f"{role}: {text}" if role else text
 
 
+def _content_words(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in words(text) if w not in STOPWORDS)
+
+
 @dataclass
 class UserView:
     version: tuple[int, int]
@@ -46,8 +50,23 @@ class UserView:
     def terms(self, row: int) -> frozenset[str]:
         """The stemmed content words of one row (built for all rows on first use, then kept)."""
         if self._terms is None:
-            self._terms = [frozenset(stem(w) for w in words(t) if w not in STOPWORDS) for t in self.data.texts]
+            self._terms = [_content_words(t) for t in self.data.texts]
         return self._terms[row]
+
+    def inherit(self, old: UserView) -> None:
+        """Reuse ``old``'s word sets when this view only appends rows to it (a new event):
+        rebuilding them for every row after each add costs more than the search."""
+        n = len(old.data.ids)
+        if old._terms is None or len(self.data.ids) < n or not np.array_equal(self.data.ids[:n], old.data.ids):
+            return
+        added = [_content_words(t) for t in self.data.texts[n:]]
+        self._terms = old._terms + added
+        if old._df is not None:
+            df = dict(old._df)
+            for ws in added:
+                for w in ws:
+                    df[w] = df.get(w, 0) + 1
+            self._df = df
 
     def idf(self, word: str) -> float:
         """How rare a stemmed word is among the user's rows: ``log(1 + n / (1 + df))``."""
@@ -186,7 +205,7 @@ class UserIndexCache:
         position = {int(e): i for i, e in enumerate(data.ids)}
         speaker, speakers = _codes(data.roles)
         session, sessions = _codes(data.sessions)
-        return UserView(
+        view = UserView(
             version=version,
             data=data,
             position=position,
@@ -197,6 +216,9 @@ class UserIndexCache:
             session=session,
             n_sessions=len(sessions),
         )
+        if old is not None:
+            view.inherit(old)
+        return view
 
     def _fill_vectors(self, scope: Scope, data: UserIndexData) -> UserIndexData:
         missing = np.flatnonzero(~data.has_vector)
