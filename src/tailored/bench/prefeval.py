@@ -20,8 +20,10 @@ Then the item's question is asked:
     The local chat model reads one prompt per method and the option whose letter has the
     highest next-token log-probability is its choice. Methods: ``no-memory`` (question
     only), ``ours`` (the engine's context in the system message, exactly as
-    ``Engine.chat`` sends it) and ``full-history`` (the buried conversation as earlier chat
-    turns, the most recent that fit the model's window).
+    ``Engine.chat`` sends it), ``stated`` (the preference statement itself, alone, as a
+    known fact in the system message: what a perfect memory could hand the model, so the
+    ceiling for this model and scoring) and ``full-history`` (the buried conversation as
+    earlier chat turns, the most recent that fit the model's window).
 
 The rules extractor's stance (like vs dislike/avoid) on the explicit statements is checked
 against a lexical reading of each statement, since most PrefEval preferences are negative
@@ -81,7 +83,8 @@ SET_DIRS = {
     "choice": "implicit_preference/choice-based",
     "persona": "implicit_preference/persona-driven",
 }
-METHODS = ("no-memory", "ours", "full-history")
+METHODS = ("no-memory", "ours", "stated", "full-history")
+STATED = "Known facts about the user:\n- {preference}"
 LETTERS = "ABCDEFGH"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 MCQ_QUESTION = (
@@ -475,6 +478,10 @@ def run_mcq(
                 found = False
                 if method == "no-memory":
                     msgs = [{"role": "user", "content": final}]
+                elif method == "stated":
+                    found = True
+                    msgs = [{"role": "system", "content": STATED.format(preference=item.preference)},
+                            {"role": "user", "content": final}]
                 elif method == "ours":
                     engine.extract(user, "rules")
                     found, _, _, ctx = context_hit(engine, user, item.question, set(ids), budget, profile=True)
@@ -579,6 +586,10 @@ def notes(payload: dict[str, Any]) -> list[str]:
         out.append(f"- MCQ with our context {by['ours']['accuracy']:.3f} vs no memory {by['no-memory']['accuracy']:.3f}: "
                    f"{gain * 100:+.1f} points (target +{MCQ_TARGET_GAIN * 100:.0f}: "
                    f"{'met' if gain >= MCQ_TARGET_GAIN else 'NOT met'}).")
+    if "stated" in by and "no-memory" in by:
+        ceiling = by["stated"]["accuracy"] - by["no-memory"]["accuracy"]
+        out.append(f"- The statement itself as a known fact: {by['stated']['accuracy']:.3f} ({ceiling * 100:+.1f} points "
+                   f"over no memory), the most any memory could give this model under this scoring.")
     return out
 
 
@@ -664,6 +675,8 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             f"the first (preference-aligned) one shuffled into a seeded position and lettered A-D; the "
             f"model's choice is the letter with the highest next-token log-probability. Chance is 0.25. "
             f"`ours` puts the engine's context in the system message as `Engine.chat` does; "
+            f"`stated` puts only the preference statement there, as a known fact (the ceiling a "
+            f"perfect memory could reach with this model and scoring); "
             f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
             f"window, and runs on the first {cfg['full_history_items']} items only (a ~4k-token prompt takes "
             f"minutes on this CPU: see s / item); the next column scores every method on that slice. "
@@ -810,7 +823,7 @@ def prefeval(
     mcq_limit: Annotated[int, typer.Option(help="Explicit items for the MCQ, spread over topics.")] = 100,
     mcq_turns: Annotated[int, typer.Option(help="N for the MCQ.")] = 300,
     full_history_limit: Annotated[int, typer.Option(help="MCQ items that also run full-history (slow).")] = 30,
-    method: Annotated[list[str] | None, typer.Option(help="MCQ methods: no-memory, ours, full-history (repeatable).")] = None,
+    method: Annotated[list[str] | None, typer.Option(help="MCQ methods: no-memory, ours, stated, full-history (repeatable).")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")] = None,
     n_ctx: Annotated[int, typer.Option(help="Context window for a local model.")] = 4096,
     budget: Annotated[int, typer.Option(help="Context token budget.")] = 1000,
