@@ -1,0 +1,49 @@
+"""``tailored bench extraction`` on a two-conversation file in the dataset's CSV layout."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from tailored.bench import extraction as ex
+
+
+def write_dataset(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    rows = [
+        {
+            "user 1 personas": "I love jazz music.\nI grew up in North Dakota.",
+            "user 2 personas": "I am a chef.",
+            "Best Generated Conversation": "User 1: Hi there! I love jazz music. Do you?\n"
+            "User 2: I cook mostly.\nUser 1: Nice. What do you cook?",
+        },
+        {
+            "user 1 personas": "I have two cats.\nI work as a nurse.",
+            "user 2 personas": "I like cars.",
+            "Best Generated Conversation": "User 1: I have two cats at home.\nUser 2: Cool.\n"
+            "User 1: I work as a nurse at the hospital.",
+        },
+    ]
+    with (folder / ex.SPLITS["test"]).open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_rules_run_reports_recall_against_what_was_said(tmp_path: Path) -> None:
+    data, out = tmp_path / "spc", tmp_path / "out"
+    write_dataset(data)
+    report = ex.run_benchmark("rules", data, out, limit=2, command="tailored bench extraction")
+    assert report.gold == 4
+    assert report.stated == 0.75  # North Dakota is never said
+    assert 0 < report.recall <= report.stated  # nothing unsaid is recalled...
+    assert report.recall_stated == report.recall / report.stated  # ...so the two recalls differ by that share
+    saved = json.loads(ex.report_path(out, "synthetic-persona-chat", "rules").read_text())
+    assert saved["stated"] == 0.75
+    markdown = (out / "extraction.md").read_text()
+    assert "recall of stated" in markdown and "| rules |" in markdown
+
+
+def test_sentences_split_turns() -> None:
+    assert ex.sentences(["Hi! I love jazz. Do you?", "ok"]) == ["Hi!", "I love jazz.", "Do you?", "ok"]
