@@ -21,8 +21,8 @@ Then the item's question is asked:
     highest next-token log-probability is its choice. Methods: ``no-memory`` (question
     only), ``ours`` (the engine's context in the system message, exactly as
     ``Engine.chat`` sends it), ``stated`` (the preference statement itself, alone, as a
-    known fact in the system message: what a perfect memory could hand the model, so the
-    ceiling for this model and scoring) and ``full-history`` (the buried conversation as
+    known fact in the system message: what a perfect memory would hand the model, a
+    reference for how far this model and scoring can move at all) and ``full-history`` (the buried conversation as
     earlier chat turns, the most recent that fit the model's window).
 
 The rules extractor's stance (like vs dislike/avoid) on the explicit statements is checked
@@ -589,7 +589,7 @@ def notes(payload: dict[str, Any]) -> list[str]:
     if "stated" in by and "no-memory" in by:
         ceiling = by["stated"]["accuracy"] - by["no-memory"]["accuracy"]
         out.append(f"- The statement itself as a known fact: {by['stated']['accuracy']:.3f} ({ceiling * 100:+.1f} points "
-                   f"over no memory), the most any memory could give this model under this scoring.")
+                   f"over no memory): what the exact preference alone gives this model under this scoring.")
     return out
 
 
@@ -675,8 +675,8 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             f"the first (preference-aligned) one shuffled into a seeded position and lettered A-D; the "
             f"model's choice is the letter with the highest next-token log-probability. Chance is 0.25. "
             f"`ours` puts the engine's context in the system message as `Engine.chat` does; "
-            f"`stated` puts only the preference statement there, as a known fact (the ceiling a "
-            f"perfect memory could reach with this model and scoring); "
+            f"`stated` puts only the preference statement there, as a known fact (what a perfect "
+            f"memory would hand the model); "
             f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
             f"window, and runs on the first {cfg['full_history_items']} items only (a ~4k-token prompt takes "
             f"minutes on this CPU: see s / item); the next column scores every method on that slice. "
