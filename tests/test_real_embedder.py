@@ -78,3 +78,20 @@ def test_onnx_file_is_verified_and_rebuilt_when_corrupt(tmp_path: Path, monkeypa
     assert sha256(path) != manifest["sha256"]
     again = ensure_onnx(model_dir)
     assert again == path and sha256(path) == json.loads(path.with_suffix(".json").read_text())["sha256"]
+
+
+def test_a_failed_export_falls_back_to_torch_unless_onnx_was_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minilm: Embedder
+) -> None:
+    from tailored.embed.local import MiniLMEmbedder
+    from tailored.errors import ModelError
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should go")
+    monkeypatch.setenv("TAILORED_CACHE", str(blocker))
+    with pytest.warns(RuntimeWarning, match="embedding with PyTorch instead"):
+        fallback = MiniLMEmbedder()
+    assert fallback.backend == "torch"
+    assert np.abs(fallback.embed(["I like tea"]) - minilm.embed(["I like tea"])).max() < 1e-4
+    with pytest.raises(ModelError, match="cannot write the ONNX embedder"):
+        MiniLMEmbedder(backend="onnx")

@@ -112,3 +112,40 @@ def test_reads_go_on_while_another_thread_holds_a_write_transaction(engine: Engi
         release.set()
         thread.join()
     assert engine.store._read("SELECT count(*) FROM api_keys")[0][0] == 1
+
+
+def test_a_process_never_ranks_with_an_erased_users_cached_rows(db_path: Path) -> None:
+    """Two engines on one file stand for two server workers. Row ids of an erased user can
+    be handed out again; the other worker's cached view must not be glued onto them."""
+    from tailored.store import Scope
+
+    a, b = Engine(db_path, embedder=HashEmbedder()), Engine(db_path, embedder=HashEmbedder())
+    try:
+        a.add([{"user_id": "u", "role": "user", "text": f"secret diagnosis {i} zebra"} for i in range(5)])
+        assert "zebra" in b.search("u", "zebra diagnosis")[0].event.text  # b caches u
+        erased_ids = {e.id for e in a.events("u")}
+        a.erase("u")
+        a.add([{"user_id": "u", "role": "user", "text": f"harmless note {i} about weather"} for i in range(7)])
+        assert erased_ids & {e.id for e in a.events("u")}  # the ids really were reused
+        fresh = {h.event.id: h.parts.dense for h in a.search("u", "zebra diagnosis", k=7)}
+        seen = {h.event.id: h.parts.dense for h in b.search("u", "zebra diagnosis", k=7)}
+        assert seen == fresh
+        view = b.retriever.cache.get(Scope(b.tenant, "u"))
+        assert not any("zebra" in t for t in view.data.texts)
+        assert view.version == b.store.user_version(Scope(b.tenant, "u"))
+    finally:
+        a.close()
+        b.close()
+
+
+def test_reads_after_close_fail_clearly(db_path: Path) -> None:
+    import pytest
+
+    from tailored.errors import StoreError
+
+    eng = Engine(db_path, embedder=HashEmbedder())
+    eng.add({"user_id": "ana", "role": "user", "text": "hello"})
+    assert eng.events("ana")
+    eng.close()
+    with pytest.raises(StoreError):
+        eng.events("ana")

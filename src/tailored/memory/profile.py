@@ -187,7 +187,7 @@ def summarize(store: SQLiteStore, scope: Scope, task: str, write: Any, min_new_e
     ``write(profile, events)`` produces the text (a template or an LLM call).
     """
     last = store.summaries(scope, task=task)
-    count, max_id = store.user_version(scope)
+    count, max_id, _ = store.user_version(scope)
     if count == 0:
         raise NotFound(f"no user {scope.user_id!r}")
     if last and not force:

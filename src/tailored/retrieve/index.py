@@ -34,7 +34,7 @@ def _content_words(text: str) -> frozenset[str]:
 
 @dataclass
 class UserView:
-    version: tuple[int, int]
+    version: tuple[int, int, int]
     data: UserIndexData
     position: dict[int, int]  # event id -> row
     prev: np.ndarray  # row of the previous event of the same session, -1 if none
@@ -146,6 +146,7 @@ def _concat(a: UserIndexData, b: UserIndexData) -> UserIndexData:
         has_vector=np.concatenate([a.has_vector, b.has_vector]),
         texts=a.texts + b.texts,
         roles=a.roles + b.roles,
+        last_ingested_us=max(a.last_ingested_us, b.last_ingested_us),
     )
     order = np.lexsort((merged.ids, merged.times_us))
     if np.array_equal(order, np.arange(len(order))):
@@ -159,6 +160,7 @@ def _concat(a: UserIndexData, b: UserIndexData) -> UserIndexData:
         has_vector=merged.has_vector[order],
         texts=[merged.texts[i] for i in order],
         roles=[merged.roles[i] for i in order],
+        last_ingested_us=merged.last_ingested_us,
     )
 
 
@@ -190,15 +192,20 @@ class UserIndexCache:
                     self._views.popitem(last=False)
         return view
 
-    def _load(self, scope: Scope, old: UserView | None, version: tuple[int, int]) -> UserView:
+    def _load(self, scope: Scope, old: UserView | None, version: tuple[int, int, int]) -> UserView:
+        """Append the rows added since ``old`` when ``old`` still holds exactly the user's
+        rows up to its highest id; otherwise (an erase, a user re-created with reused ids,
+        another process's delete) read the user afresh."""
         model = self.embedder.name
-        old_count, old_max = old.version if old else (0, 0)
-        if old is not None and version[1] > old_max:
-            fresh = self.store.user_index(scope, model, after_id=old_max)
-            data = _concat(old.data, fresh) if old_count + len(fresh.ids) == version[0] else None
+        appended = (
+            old is not None
+            and version[1] > old.version[1]
+            and self.store.user_version(scope, up_to_id=old.version[1]) == old.version
+        )
+        if appended:
+            assert old is not None
+            data = _concat(old.data, self.store.user_index(scope, model, after_id=old.version[1]))
         else:
-            data = None
-        if data is None:
             data = self.store.user_index(scope, model)
         data = self._fill_vectors(scope, data)
         prev, nxt = _neighbours(data)
@@ -206,7 +213,7 @@ class UserIndexCache:
         speaker, speakers = _codes(data.roles)
         session, sessions = _codes(data.sessions)
         view = UserView(
-            version=version,
+            version=data.version,  # an add committed after ``version`` was read is in ``data``
             data=data,
             position=position,
             prev=prev,
@@ -216,7 +223,8 @@ class UserIndexCache:
             session=session,
             n_sessions=len(sessions),
         )
-        if old is not None:
+        if appended:
+            assert old is not None
             view.inherit(old)
         return view
 

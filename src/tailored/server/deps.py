@@ -24,8 +24,8 @@ class State:
     chat_model: Any  # a ModelHolder: the chat model, loaded at the first chat request
 
 
-# The cheap dependencies are ``async``: a plain ``def`` costs a worker-thread hop per
-# request, and a search already takes two (its route, and the embedding worker).
+# The dependencies that touch nothing but memory are ``async``: a plain ``def`` costs a
+# worker-thread hop per request. ``get_key`` stays a ``def``: it reads the store.
 
 
 async def get_state(request: Request) -> State:

@@ -49,6 +49,13 @@ class UserIndexData:
     has_vector: np.ndarray  # bool
     texts: list[str]
     roles: list[str | None]
+    last_ingested_us: int = 0  # the latest ingest time among the rows: part of the version
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """(rows, highest id, latest ingest time): what ``Store.user_version`` returns for
+        exactly these rows, so a view is labelled by what it holds, not by a second read."""
+        return len(self.ids), int(self.ids.max()) if len(self.ids) else 0, self.last_ingested_us
 
 
 class Store(Protocol):
@@ -78,7 +85,7 @@ class Store(Protocol):
 
     def user_index(self, scope: Scope, model: str, after_id: int = 0) -> UserIndexData: ...
 
-    def user_version(self, scope: Scope) -> tuple[int, int]: ...
+    def user_version(self, scope: Scope, up_to_id: int | None = None) -> tuple[int, int, int]: ...
 
     def save_vectors(self, scope: Scope, ids: Sequence[int], vectors: np.ndarray, model: str) -> None: ...
 

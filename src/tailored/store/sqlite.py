@@ -2,8 +2,9 @@
 
 Why these settings:
 - WAL with ``synchronous=FULL``: a commit is on disk before ``add`` returns, and readers
-  never block the writer. Reads outside a write transaction go through a small pool of
-  read-only connections, so a search never waits for another thread's commit and fsync;
+  never block the writer. Reads outside a write transaction go through read-only
+  connections (one per concurrent reader, reused), so a search never waits for another
+  thread's commit and fsync;
 - ``BEGIN IMMEDIATE`` for writes plus a long busy timeout: several processes can ingest at
   once, each batch is one transaction, so a batch is stored whole or not at all;
 - ``secure_delete`` + FTS5 ``optimize`` + ``VACUUM`` on erase: an erased user's text leaves
@@ -217,6 +218,7 @@ class SQLiteStore(MemoryTables):
         self._idle_readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not the write lock: a reader never waits for a writer
+        self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = self._connect()
@@ -238,10 +240,13 @@ class SQLiteStore(MemoryTables):
 
     def close(self) -> None:
         with self._lock, self._readers_lock:
+            self._closed = True
             self._conn.close()
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+            while not self._idle_readers.empty():
+                self._idle_readers.get_nowait()
 
     @contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
@@ -288,10 +293,15 @@ class SQLiteStore(MemoryTables):
 
     def _open_reader(self) -> sqlite3.Connection:
         with self._readers_lock:
+            if self._closed:
+                raise StoreError(f"the store {self.path} is closed")
+            conn = None
             try:
                 conn = self._connect()
                 conn.execute("PRAGMA query_only = ON")
             except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
                 raise StoreError(f"cannot open database {self.path}: {exc}") from exc
             self._readers.append(conn)
             return conn
@@ -473,16 +483,20 @@ class SQLiteStore(MemoryTables):
         )
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def user_version(self, scope: Scope) -> tuple[int, int]:
+    def user_version(self, scope: Scope, up_to_id: int | None = None) -> tuple[int, int, int]:
+        """(events, highest id, latest ingest time) of the user, among ids <= ``up_to_id`` if
+        given. Ids of an erased user's rows can be handed out again, so the ingest time is
+        what tells a user re-created after an erase from the one a cache still holds."""
         row = self._read(
-            "SELECT count(*), coalesce(max(id), 0) FROM events WHERE tenant = ? AND user_id = ?",
-            (scope.tenant, scope.user_id),
+            "SELECT count(*), coalesce(max(id), 0), coalesce(max(ingested_us), 0) FROM events"
+            " WHERE tenant = ? AND user_id = ? AND id <= ?",
+            (scope.tenant, scope.user_id, 2**63 - 1 if up_to_id is None else up_to_id),
         )[0]
-        return int(row[0]), int(row[1])
+        return int(row[0]), int(row[1]), int(row[2])
 
     def user_index(self, scope: Scope, model: str, after_id: int = 0) -> UserIndexData:
         rows = self._read(
-            "SELECT e.id, e.time_us, e.session_id, e.kind, e.text, e.role, v.vec FROM events e"
+            "SELECT e.id, e.time_us, e.session_id, e.kind, e.text, e.role, v.vec, e.ingested_us FROM events e"
             " LEFT JOIN vectors v ON v.event_id = e.id AND v.model = ?"
             " WHERE e.tenant = ? AND e.user_id = ? AND e.id > ? ORDER BY e.time_us, e.id",
             (model, scope.tenant, scope.user_id, after_id),
@@ -504,6 +518,7 @@ class SQLiteStore(MemoryTables):
             has_vector=has,
             texts=[r[4] for r in rows],
             roles=[r[5] for r in rows],
+            last_ingested_us=max((int(r[7]) for r in rows), default=0),
         )
 
     def users(self, tenant: str, limit: int = 1000, after: str = "") -> list[UserStats]:
