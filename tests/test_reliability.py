@@ -133,6 +133,13 @@ def test_a_process_never_ranks_with_an_erased_users_cached_rows(db_path: Path) -
         view = b.retriever.cache.get(Scope(b.tenant, "u"))
         assert not any("zebra" in t for t in view.data.texts)
         assert view.version == b.store.user_version(Scope(b.tenant, "u"))
+        # Re-created again with as many events: same count, same ids; only ingest times differ.
+        before = [e.id for e in a.events("u")]
+        a.erase("u")
+        a.add([{"user_id": "u", "role": "user", "text": f"tulip bulbs {i}"} for i in range(7)])
+        assert [e.id for e in a.events("u")] == before
+        assert all("tulip" in h.event.text for h in b.search("u", "tulip bulbs", k=7))
+        assert all("tulip" in t for t in b.retriever.cache.get(Scope(b.tenant, "u")).data.texts)
     finally:
         a.close()
         b.close()

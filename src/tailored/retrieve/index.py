@@ -146,7 +146,7 @@ def _concat(a: UserIndexData, b: UserIndexData) -> UserIndexData:
         has_vector=np.concatenate([a.has_vector, b.has_vector]),
         texts=a.texts + b.texts,
         roles=a.roles + b.roles,
-        last_ingested_us=max(a.last_ingested_us, b.last_ingested_us),
+        top_ingested_us=b.top_ingested_us if len(b.ids) else a.top_ingested_us,  # b holds the higher ids
     )
     order = np.lexsort((merged.ids, merged.times_us))
     if np.array_equal(order, np.arange(len(order))):
@@ -160,7 +160,7 @@ def _concat(a: UserIndexData, b: UserIndexData) -> UserIndexData:
         has_vector=merged.has_vector[order],
         texts=[merged.texts[i] for i in order],
         roles=[merged.roles[i] for i in order],
-        last_ingested_us=merged.last_ingested_us,
+        top_ingested_us=merged.top_ingested_us,
     )
 
 

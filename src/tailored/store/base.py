@@ -49,13 +49,13 @@ class UserIndexData:
     has_vector: np.ndarray  # bool
     texts: list[str]
     roles: list[str | None]
-    last_ingested_us: int = 0  # the latest ingest time among the rows: part of the version
+    top_ingested_us: int = 0  # ingest time of the row with the highest id: part of the version
 
     @property
     def version(self) -> tuple[int, int, int]:
-        """(rows, highest id, latest ingest time): what ``Store.user_version`` returns for
+        """(rows, highest id, its ingest time): what ``Store.user_version`` returns for
         exactly these rows, so a view is labelled by what it holds, not by a second read."""
-        return len(self.ids), int(self.ids.max()) if len(self.ids) else 0, self.last_ingested_us
+        return len(self.ids), int(self.ids.max()) if len(self.ids) else 0, self.top_ingested_us
 
 
 class Store(Protocol):

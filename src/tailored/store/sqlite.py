@@ -484,12 +484,14 @@ class SQLiteStore(MemoryTables):
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def user_version(self, scope: Scope, up_to_id: int | None = None) -> tuple[int, int, int]:
-        """(events, highest id, latest ingest time) of the user, among ids <= ``up_to_id`` if
-        given. Ids of an erased user's rows can be handed out again, so the ingest time is
-        what tells a user re-created after an erase from the one a cache still holds."""
+        """(events, highest id, ingest time of that event) of the user, among ids <=
+        ``up_to_id`` if given. Ids of an erased user's rows can be handed out again, so the
+        ingest time tells a user re-created after an erase from the one a cache holds.
+        Count and highest id come from the index; the ingest time is one row lookup."""
         row = self._read(
-            "SELECT count(*), coalesce(max(id), 0), coalesce(max(ingested_us), 0) FROM events"
-            " WHERE tenant = ? AND user_id = ? AND id <= ?",
+            "SELECT c, m, coalesce((SELECT ingested_us FROM events WHERE id = m), 0) FROM"
+            " (SELECT count(*) AS c, coalesce(max(id), 0) AS m FROM events"
+            "  WHERE tenant = ? AND user_id = ? AND id <= ?)",
             (scope.tenant, scope.user_id, 2**63 - 1 if up_to_id is None else up_to_id),
         )[0]
         return int(row[0]), int(row[1]), int(row[2])
@@ -518,7 +520,7 @@ class SQLiteStore(MemoryTables):
             has_vector=has,
             texts=[r[4] for r in rows],
             roles=[r[5] for r in rows],
-            last_ingested_us=max((int(r[7]) for r in rows), default=0),
+            top_ingested_us=int(max(rows, key=lambda r: r[0])[7]) if rows else 0,
         )
 
     def users(self, tenant: str, limit: int = 1000, after: str = "") -> list[UserStats]:
