@@ -54,3 +54,14 @@ def test_serve_with_two_workers_shares_one_store(tmp_path: Path) -> None:
         if proc.stdout is not None:
             proc.stdout.close()
     assert proc.returncode == 0
+
+
+def test_bad_worker_count_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "tailored", "serve", "--workers", "0"],
+        env={**os.environ, "TAILORED_DB": str(db)}, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: --workers must be 1-64, not 0"
+    assert not db.exists()

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ..engine import Engine
+from ..errors import InvalidInput
 from ..keys import Keys
 from .common import DbOpt, EmbedderOpt, JsonOpt, YesOpt, confirm, console, print_json
 
@@ -65,14 +66,17 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            min=1, max=64, envvar="TAILORED_WORKERS",
-            help="Server processes. One process runs Python on one core at a time; on a "
+            envvar="TAILORED_WORKERS",
+            help="Server processes, 1-64. One process runs Python on one core at a time; on a "
             "machine with cores to spare, 2 or more raise throughput (each loads the models).",
         ),
     ] = 1,
 ) -> None:
     """Run the REST API, the OpenAI-compatible endpoint and the dashboard."""
     import os
+
+    if not 1 <= workers <= 64:
+        raise InvalidInput(f"--workers must be 1-64, not {workers}")
 
     import uvicorn
 
