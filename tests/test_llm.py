@@ -119,6 +119,25 @@ def test_next_token_logprobs_rank_the_right_letter(qwen) -> None:  # type: ignor
     assert qwen.generate([{"role": "user", "content": "Say OK."}], max_tokens=3).text
 
 
+def test_scoring_reuses_a_shared_prefix_without_changing_the_numbers(qwen) -> None:  # type: ignore[no-untyped-def]
+    facts = {"role": "system", "content": "Known facts about the user:\n- I avoid gluten.\n" + "Lives in Porto. " * 40}
+
+    def ask(option: str) -> list[dict[str, str]]:
+        return [facts, {"role": "user", "content": f"Dinner idea: {option}. Is this a good fit for me? Yes or No."}]
+
+    qwen.generate([{"role": "user", "content": "Say OK."}], max_tokens=2)  # nothing cached to reuse
+    cold = qwen.next_token_logprobs(ask("a gluten-free risotto"), top_k=5)
+    other = qwen.next_token_logprobs(ask("a wheat pizza"), top_k=5)
+    warm = qwen.next_token_logprobs(ask("a gluten-free risotto"), top_k=5)  # decodes only the differing tail
+    assert other != cold
+    assert warm.keys() == cold.keys()
+    assert all(abs(warm[k] - cold[k]) < 1e-4 for k in cold)
+    # a generation in between overwrites the cache; the score is still the same
+    qwen.generate([{"role": "user", "content": "Say OK."}], max_tokens=2)
+    again = qwen.next_token_logprobs(ask("a gluten-free risotto"), top_k=5)
+    assert all(abs(again[k] - cold[k]) < 1e-4 for k in cold)
+
+
 def test_a_prompt_over_the_window_is_a_model_error(qwen) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ModelError):
         qwen.generate([{"role": "user", "content": "word " * 3000}], max_tokens=4)

@@ -132,6 +132,9 @@ class LlamaCppChatModel(ChatModel):
         self.context_window = int(self._llm.n_ctx())
         self.name = self.path.stem
         self._formatter: Any = None
+        # the tokens whose keys and values the context still holds after the last scoring,
+        # so that prompts sharing a prefix (one question, several candidate answers) reuse it
+        self._scored: list[int] | None = None
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
@@ -155,6 +158,7 @@ class LlamaCppChatModel(ChatModel):
     def _call(self, **kw: Any) -> Any:
         if self._llm is None:
             raise ModelError(f"{self.name} is closed")
+        self._scored = None  # generation overwrites the cached prefix
         try:
             return self._llm.create_chat_completion(**kw)
         except ValueError as exc:  # e.g. the prompt exceeds the context window
@@ -217,15 +221,19 @@ class LlamaCppChatModel(ChatModel):
         tokens = llm.tokenize(self.prompt_text(messages).encode("utf-8"), add_bos=False, special=True)
         if len(tokens) >= self.context_window:
             raise ModelError(f"{self.name}: the prompt has {len(tokens)} tokens; the window is {self.context_window}")
+        keep = min(_shared_prefix(self._scored, tokens), len(tokens) - 1) if self._scored else 0
         llm.reset()
+        llm.n_tokens = keep  # eval drops the cache past this point and decodes the rest
+        self._scored = None
         try:
-            llm.eval(tokens)
+            llm.eval(tokens[keep:])
         except RuntimeError as exc:
             raise ModelError(f"{self.name} failed: {exc}") from exc
         n_vocab = llm.n_vocab()
         ptr = self._lib.llama_get_logits_ith(llm.ctx, -1)
         logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
         llm.reset()  # the next generation must not mistake these logits for its own
+        self._scored = tokens
         top = np.argsort(-logits)[:top_k]
         shifted = logits - logits.max()
         logz = np.log(np.exp(shifted).sum())
@@ -234,3 +242,13 @@ class LlamaCppChatModel(ChatModel):
             piece = llm.detokenize([int(tok)]).decode("utf-8", "replace")
             out.setdefault(piece, float(shifted[tok] - logz))
         return out
+
+
+def _shared_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` have in common."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
