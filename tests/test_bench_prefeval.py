@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from tailored.bench import prefeval as pe
 from tailored.cli import app
+from tailored.errors import InvalidInput
 from tailored.testing import HashEmbedder, ScriptedChatModel
 
 from .conftest import data_root
@@ -123,6 +124,37 @@ def test_choose_reads_the_letter() -> None:
     assert pe.choose(model, [{"role": "user", "content": "?"}], 4)[0] is None
 
 
+def test_yes_margin_reads_yes_against_no() -> None:
+    assert pe.yes_margin({"Yes": -0.2, "No": -1.8, "The": -4.0}) == pytest.approx(1.6)
+    assert pe.yes_margin({" no": -0.1, "The": -3.0}) == pytest.approx(-2.9)  # Yes outside the top: the lowest seen
+    assert pe.yes_margin({"Sure": -0.1, "The": -3.0}) == 0.0
+
+
+class Judging(ScriptedChatModel):
+    """Says Yes to a response that mentions a word the system message holds."""
+
+    def _next_token_logprobs(self, messages, top_k):  # type: ignore[no-untyped-def]
+        self.calls.append(list(messages))
+        known = messages[0].content.lower() if messages[0].role == "system" else ""
+        option = messages[-1].content.split("Proposed response: ")[1].split("\n")[0].lower()
+        fits = any(w in known for w in option.split())
+        return {"Yes": -0.1, "No": -2.5} if fits else {"Yes": -2.5, "No": -0.1}
+
+
+def test_choose_by_options_judges_each_response_alone() -> None:
+    model = Judging()
+    system = [{"role": "system", "content": "Known facts about the user:\n- I only eat sushi."}]
+    chosen, scores = pe.choose_by_options(model, system, "Where should I eat?", ["pizza place", "sushi bar", "steakhouse"])
+    assert chosen == "B" and list(scores) == ["A", "B", "C"]
+    assert scores["B"] > 0 > scores["A"]
+    asked = [c[-1].content for c in model.calls]
+    assert all(a.startswith("Where should I eat?") for a in asked)
+    assert ["pizza place" in asked[0], "sushi bar" in asked[1], "steakhouse" in asked[2]] == [True, True, True]
+    assert all("sushi bar" not in a for a in asked[:1] + asked[2:])  # one response per prompt
+    chosen, _ = pe.choose_by_options(model, [], "Where should I eat?", ["pizza place", "sushi bar"])
+    assert chosen == "A"  # nothing known: every margin ties and the first wins
+
+
 def test_tiny_run_end_to_end(fixture_root: Path, tmp_path: Path) -> None:
     items = pe.sample([it for it in pe.load_items(fixture_root, "explicit") if it.options], 2, 0)
     letters = [pe.LETTERS[pe.shuffle_options(it.options or [], it.key, 0)[1]] for it in items]
@@ -163,6 +195,18 @@ def test_cli_writes_reports(fixture_root: Path, tmp_path: Path) -> None:
     assert payload["command"].startswith("tailored bench prefeval")
     report = (out / "prefeval.md").read_text()
     assert "## Context recall" in report and "## MCQ accuracy" in report
+    scored = {(r["method"], r["scoring"]) for r in payload["mcq"]}
+    assert scored == {(m, s) for m in pe.METHODS for s in pe.SCORINGS}  # both scorings by default
+    assert "| options |" in report and "| letter |" in report
+
+
+def test_cli_refuses_an_unknown_scoring(fixture_root: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, [
+        "bench", "prefeval", "--data", str(fixture_root), "--sets", "none", "--embedder", "hash",
+        "--model", "scripted", "--scoring", "vibes", "--output", str(tmp_path / "r"),
+    ])
+    assert isinstance(result.exception, InvalidInput) and "--scoring" in str(result.exception)
+    assert not (tmp_path / "r").exists()
 
 
 real_data = pytest.mark.skipif(not (data_root() / "prefeval").is_dir(), reason="PrefEval data not found (set TAILORED_DATA)")

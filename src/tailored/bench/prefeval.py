@@ -84,12 +84,16 @@ SET_DIRS = {
     "persona": "implicit_preference/persona-driven",
 }
 METHODS = ("no-memory", "ours", "stated", "full-history")
+SCORINGS = ("letter", "options")
 STATED = "Known facts about the user:\n- {preference}"
 LETTERS = "ABCDEFGH"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 MCQ_QUESTION = (
     "{question}\n\nHere are {count} possible responses to my request:\n{options}\n\n"
     "Which response is the best one for me? Answer with the single letter of that response."
+)
+OPTION_QUESTION = (
+    "{question}\n\nProposed response: {option}\n\nIs this response a good fit for me? Answer Yes or No."
 )
 RECALL_TARGET = 0.95
 MCQ_TARGET_GAIN = 0.20
@@ -137,6 +141,7 @@ class Recall:
 class Choice:
     key: str
     method: str
+    scoring: str
     correct: str  # the letter of the preference-aligned option
     chosen: str | None
     logprobs: dict[str, float]
@@ -429,6 +434,30 @@ def choose(model: ChatModel, messages: list[dict[str, str]], count: int) -> tupl
     return max(scores, key=lambda k: scores[k]), {k: round(v, 4) for k, v in sorted(scores.items())}
 
 
+def yes_margin(top: dict[str, float]) -> float:
+    """log P(Yes) - log P(No) for the answer's first token; a word outside the top-k is
+    given the lowest log-probability seen, an upper bound on its own."""
+    floor = min(top.values())
+    yes = max((lp for piece, lp in top.items() if piece.strip().lower() == "yes"), default=floor)
+    no = max((lp for piece, lp in top.items() if piece.strip().lower() == "no"), default=floor)
+    return yes - no
+
+
+def choose_by_options(model: ChatModel, before: list[dict[str, str]], question: str,
+                      options: Sequence[str]) -> tuple[str | None, dict[str, float]]:
+    """The option the model most readily calls a good fit, each judged alone.
+
+    Asking about one response at a time takes the letters, and the small model's strong
+    preference for the first ones, out of the choice. The prompts differ only in their
+    last lines, so a model that caches a shared prefix reads the context once.
+    """
+    scores = {}
+    for letter, option in zip(LETTERS, options, strict=False):
+        ask = {"role": "user", "content": OPTION_QUESTION.format(question=question, option=option)}
+        scores[letter] = round(yes_margin(model.next_token_logprobs([*before, ask], top_k=20)), 4)
+    return max(scores, key=lambda k: scores[k]), scores
+
+
 def history_messages(model: ChatModel, turns: Sequence[Turn], final: str) -> list[dict[str, str]]:
     """The buried conversation as chat turns, the most recent that fit the window with ``final``."""
     window = model.context_window - 16  # the answer's first token and the template's margin
@@ -456,6 +485,7 @@ def run_mcq(
     model: ChatModel,
     items: Sequence[Item],
     methods: Sequence[str],
+    scorings: Sequence[str],
     turns: int,
     seed: int,
     budget: int,
@@ -477,24 +507,27 @@ def run_mcq(
                     continue
                 found = False
                 if method == "no-memory":
-                    msgs = [{"role": "user", "content": final}]
+                    before: list[dict[str, str]] = []
                 elif method == "stated":
                     found = True
-                    msgs = [{"role": "system", "content": STATED.format(preference=item.preference)},
-                            {"role": "user", "content": final}]
+                    before = [{"role": "system", "content": STATED.format(preference=item.preference)}]
                 elif method == "ours":
                     engine.extract(user, "rules")
                     found, _, _, ctx = context_hit(engine, user, item.question, set(ids), budget, profile=True)
-                    msgs = [{"role": "system", "content": PERSONALIZE + "\n" + ctx.text},
-                            {"role": "user", "content": final}]
+                    before = [{"role": "system", "content": PERSONALIZE + "\n" + ctx.text}]
                 else:
-                    msgs = history_messages(model, buried, final)
-                    found = any(m["content"] == item.preference for m in msgs[:-1])
-                t0 = time.perf_counter()
-                chosen, scores = choose(model, msgs, len(options))
-                out.append(Choice(item.key, method, correct, chosen, scores, model.count_message_tokens(msgs),
-                                  round(time.perf_counter() - t0, 3), found))
-                advance(method)
+                    before = history_messages(model, buried, final)[:-1]
+                    found = any(m["content"] == item.preference for m in before)
+                for scoring in scorings:
+                    msgs = [*before, {"role": "user", "content": final}]
+                    t0 = time.perf_counter()
+                    if scoring == "letter":
+                        chosen, scores = choose(model, msgs, len(options))
+                    else:
+                        chosen, scores = choose_by_options(model, before, item.question, options)
+                    out.append(Choice(item.key, method, scoring, correct, chosen, scores,
+                                      model.count_message_tokens(msgs), round(time.perf_counter() - t0, 3), found))
+                    advance(method)
         finally:
             engine.erase(user)
     return out
@@ -502,21 +535,23 @@ def run_mcq(
 
 def summarize_mcq(choices: Sequence[Choice], methods: Sequence[str], full_keys: set[str]) -> list[dict[str, Any]]:
     rows = []
-    for m in methods:
-        cs = [c for c in choices if c.method == m]
-        if not cs:
-            continue
-        same = [c for c in cs if c.key in full_keys]
-        rows.append({
-            "method": m,
-            "items": len(cs),
-            "accuracy": round(mean(c.right for c in cs), 4),
-            "accuracy_full_history_slice": round(mean(c.right for c in same), 4) if same else None,
-            "preference_in_prompt": round(mean(c.pref_in_prompt for c in cs), 4) if m != "no-memory" else None,
-            "no_letter": sum(c.chosen is None for c in cs),
-            "prompt_tokens": round(mean(c.prompt_tokens for c in cs), 1),
-            "seconds": round(mean(c.seconds for c in cs), 2),
-        })
+    for scoring in SCORINGS:
+        for m in methods:
+            cs = [c for c in choices if c.method == m and c.scoring == scoring]
+            if not cs:
+                continue
+            same = [c for c in cs if c.key in full_keys]
+            rows.append({
+                "method": m,
+                "scoring": scoring,
+                "items": len(cs),
+                "accuracy": round(mean(c.right for c in cs), 4),
+                "accuracy_full_history_slice": round(mean(c.right for c in same), 4) if same else None,
+                "preference_in_prompt": round(mean(c.pref_in_prompt for c in cs), 4) if m != "no-memory" else None,
+                "no_letter": sum(c.chosen is None for c in cs),
+                "prompt_tokens": round(mean(c.prompt_tokens for c in cs), 1),
+                "seconds": round(mean(c.seconds for c in cs), 2),
+            })
     return rows
 
 
@@ -580,16 +615,18 @@ def notes(payload: dict[str, Any]) -> list[str]:
         ok = last["recall_profile"] >= RECALL_TARGET
         out.append(f"- Explicit recall with profiles at N = {last['turns']}: {last['recall_profile']:.3f} "
                    f"(target {RECALL_TARGET}: {'met' if ok else 'NOT met'}).")
-    by = {r["method"]: r for r in payload.get("mcq", [])}
-    if "ours" in by and "no-memory" in by:
-        gain = by["ours"]["accuracy"] - by["no-memory"]["accuracy"]
-        out.append(f"- MCQ with our context {by['ours']['accuracy']:.3f} vs no memory {by['no-memory']['accuracy']:.3f}: "
-                   f"{gain * 100:+.1f} points (target +{MCQ_TARGET_GAIN * 100:.0f}: "
-                   f"{'met' if gain >= MCQ_TARGET_GAIN else 'NOT met'}).")
-    if "stated" in by and "no-memory" in by:
-        gain = by["stated"]["accuracy"] - by["no-memory"]["accuracy"]
-        out.append(f"- The statement itself as a known fact: {by['stated']['accuracy']:.3f} ({gain * 100:+.1f} points "
-                   f"over no memory): what the exact preference alone gives this model under this scoring.")
+    for scoring in SCORINGS:
+        by = {r["method"]: r for r in payload.get("mcq", []) if r.get("scoring", "letter") == scoring}
+        if "ours" in by and "no-memory" in by:
+            gain = by["ours"]["accuracy"] - by["no-memory"]["accuracy"]
+            out.append(f"- MCQ ({scoring} scoring) with our context {by['ours']['accuracy']:.3f} vs no memory "
+                       f"{by['no-memory']['accuracy']:.3f}: {gain * 100:+.1f} points (target +{MCQ_TARGET_GAIN * 100:.0f}: "
+                       f"{'met' if gain >= MCQ_TARGET_GAIN else 'NOT met'}).")
+        if "stated" in by and "no-memory" in by:
+            gain = by["stated"]["accuracy"] - by["no-memory"]["accuracy"]
+            out.append(f"- The statement itself as a known fact ({scoring} scoring): {by['stated']['accuracy']:.3f} "
+                       f"({gain * 100:+.1f} points over no memory): what the exact preference alone gives this model "
+                       f"under this scoring.")
     return out
 
 
@@ -672,8 +709,12 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             f"## MCQ accuracy (explicit, N = {cfg['mcq_turns']})",
             "",
             (f"Model: {cfg['model']} (window {cfg['context_window']} tokens). PrefEval's four options per item, "
-            f"the first (preference-aligned) one shuffled into a seeded position and lettered A-D; the "
-            f"model's choice is the letter with the highest next-token log-probability. Chance is 0.25. "
+            f"the first (preference-aligned) one shuffled into a seeded position and lettered A-D. Chance is "
+            f"0.25. Two scorings of the same prompts: *letter* shows all four and takes the letter with the "
+            f"highest next-token log-probability; *options* asks about each response alone (\"Is this "
+            f"response a good fit for me? Answer Yes or No.\") and takes the one with the largest "
+            f"log P(Yes) - log P(No), which leaves the letters, and a small model's pull towards A and B, "
+            f"out of the choice. "
             f"`ours` puts the engine's context in the system message as `Engine.chat` does; "
             f"`stated` puts only the preference statement there, as a known fact and without our "
             f"personalization instruction (what a perfect memory would hand the model); "
@@ -684,15 +725,16 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             "",
         ]
         lines += _table(
-            ["method", "items", "accuracy", f"accuracy, first {cfg['full_history_items']}", "pref. in prompt",
-             "no letter", "prompt tokens", "s / item"],
-            [[r["method"], r["items"], r["accuracy"], r["accuracy_full_history_slice"], r["preference_in_prompt"],
-              r["no_letter"], r["prompt_tokens"], r["seconds"]] for r in payload["mcq"]],
+            ["method", "scoring", "items", "accuracy", f"accuracy, first {cfg['full_history_items']}",
+             "pref. in prompt", "no letter", "prompt tokens", "s / item"],
+            [[r["method"], r.get("scoring", "letter"), r["items"], r["accuracy"], r["accuracy_full_history_slice"],
+              r["preference_in_prompt"], r["no_letter"], r["prompt_tokens"], r["seconds"]] for r in payload["mcq"]],
         )
         if payload.get("mcq_by_stance"):
             lines += ["", "By the statement's stance (lexical reading, below):", ""]
-            lines += _table(["method", "stance", "items", "accuracy"],
-                            [[r["method"], r["stance"], r["items"], r["accuracy"]] for r in payload["mcq_by_stance"]])
+            lines += _table(["method", "scoring", "stance", "items", "accuracy"],
+                            [[r["method"], r.get("scoring", "letter"), r["stance"], r["items"], r["accuracy"]]
+                             for r in payload["mcq_by_stance"]])
     st = payload.get("stance")
     if st:
         lines += [
@@ -755,6 +797,7 @@ def run(
     budget: int,
     seed: int,
     embedder: str | Embedder,
+    scorings: Sequence[str] = ("letter",),
     model: ChatModel | None,
     workdir: Path,
     embed_threads: int | None = 1,
@@ -792,19 +835,20 @@ def run(
             result["stance"] = stance_check(chosen["explicit"])
         if mcq_items and model is not None:
             full_n = min(full_history_limit, len(mcq_items)) if "full-history" in methods else 0
-            total = len(mcq_items) * len([m for m in methods if m != "full-history"]) + full_n
+            total = (len(mcq_items) * len([m for m in methods if m != "full-history"]) + full_n) * len(scorings)
             with Progress(*columns, console=console, transient=True) as progress:
                 task = progress.add_task(f"MCQ at N = {mcq_turns}", total=total)
-                choices = run_mcq(engine, burier, model, mcq_items, methods, mcq_turns, seed, budget, full_n,
+                choices = run_mcq(engine, burier, model, mcq_items, methods, scorings, mcq_turns, seed, budget, full_n,
                                   lambda m: progress.advance(task))
             full_keys = {it.key for it in mcq_items[:full_n]}
             result["mcq"] = summarize_mcq(choices, methods, full_keys)
             stance = {it.key: gold_stance(it.preference) or "none" for it in mcq_items}
             result["mcq_by_stance"] = [
-                {"method": m, "stance": s, "items": len(cs), "accuracy": round(mean(c.right for c in cs), 4)}
+                {"method": m, "scoring": sc, "stance": s, "items": len(cs), "accuracy": round(mean(c.right for c in cs), 4)}
+                for sc in scorings
                 for m in methods
                 for s in ("negative", "positive", "none")
-                if (cs := [c for c in choices if c.method == m and stance[c.key] == s])
+                if (cs := [c for c in choices if c.method == m and c.scoring == sc and stance[c.key] == s])
             ]
             result["per_choice"] = [{**asdict(c), "right": c.right} for c in choices]
             result["full_history_items"] = full_n
@@ -824,6 +868,7 @@ def prefeval(
     mcq_turns: Annotated[int, typer.Option(help="N for the MCQ.")] = 300,
     full_history_limit: Annotated[int, typer.Option(help="MCQ items that also run full-history (slow).")] = 30,
     method: Annotated[list[str] | None, typer.Option(help="MCQ methods: no-memory, ours, stated, full-history (repeatable).")] = None,
+    scoring: Annotated[list[str] | None, typer.Option(help="MCQ scoring: letter (one prompt, the likeliest letter), options (each option judged alone, the likeliest Yes) (repeatable) [default: both].")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")] = None,
     n_ctx: Annotated[int, typer.Option(help="Context window for a local model.")] = 4096,
     budget: Annotated[int, typer.Option(help="Context token budget.")] = 1000,
@@ -842,6 +887,9 @@ def prefeval(
     methods = method or list(METHODS)
     if any(m not in METHODS for m in methods):
         raise InvalidInput(f"--method: use {', '.join(METHODS)}")
+    scorings = [sc for sc in SCORINGS if sc in (scoring or SCORINGS)]
+    if any(sc not in SCORINGS for sc in scoring or ()):
+        raise InvalidInput(f"--scoring: use {', '.join(SCORINGS)}")
     for name, value in (("--limit", limit), ("--implicit-limit", implicit_limit), ("--mcq-limit", mcq_limit)):
         if value is not None and value < 1:
             raise InvalidInput(f"{name} must be at least 1")
@@ -857,7 +905,8 @@ def prefeval(
         with tempfile.TemporaryDirectory() as tmp:
             result = run(root, turns=ns, sets=chosen_sets, limit=limit, implicit_limit=implicit_limit, mcq=llm is not None,
                          mcq_limit=mcq_limit, mcq_turns=mcq_turns, full_history_limit=full_history_limit,
-                         methods=methods, budget=budget, seed=seed, embedder=embedder, model=llm, workdir=Path(tmp),
+                         methods=methods, scorings=scorings, budget=budget, seed=seed, embedder=embedder, model=llm,
+                         workdir=Path(tmp),
                          embed_threads=embed_threads)
     finally:
         if llm is not None:
@@ -891,9 +940,10 @@ def prefeval(
                       _fmt(r["recall_retrieval"]))
     console.print(table)
     if payload.get("mcq"):
-        t2 = Table("method", "items", "accuracy", "pref. in prompt", "s/item", title=f"MCQ at N = {mcq_turns}")
+        t2 = Table("method", "scoring", "items", "accuracy", "pref. in prompt", "s/item", title=f"MCQ at N = {mcq_turns}")
         for r in payload["mcq"]:
-            t2.add_row(r["method"], str(r["items"]), _fmt(r["accuracy"]), _fmt(r["preference_in_prompt"]), _fmt(r["seconds"]))
+            t2.add_row(r["method"], r.get("scoring", "letter"), str(r["items"]), _fmt(r["accuracy"]),
+                       _fmt(r["preference_in_prompt"]), _fmt(r["seconds"]))
         console.print(t2)
     for note in payload["notes"]:
         console.print(note)
