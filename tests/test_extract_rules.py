@@ -98,6 +98,22 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("I'm not vegetarian anymore", {fact("diet", "vegetarian", True), no_longer("meat", "avoid")}),
     ("I eat meat again", {no_longer("meat", "avoid")}),
     ("I'm not allergic to milk anymore", {no_longer("milk", "avoid"), fact("allergy", "milk", True)}),
+    # stances as assistants' users state them (PrefEval's explicit preferences)
+    ("I avoid using any skincare products that contain retinol.",
+     {avoid("using any skincare products that contain retinol")}),
+    ("I dislike gamified learning experiences as they feel distracting to me.", {dislike("gamified learning experience")}),
+    ("I strongly dislike flying on budget airlines due to their lack of comfort.", {dislike("flying on budget airline")}),
+    ("I have an intense fear of flying, so I actively avoid air travel.", {avoid("flying"), avoid("air travel")}),
+    ("I'm not interested in any sci-fi games.", {dislike("sci-fi game")}),
+    ("I am uncomfortable with crowded places.", {dislike("crowded place")}),
+    ("I'm averse to shopping malls.", {dislike("shopping mall")}),
+    ("I find scents containing vanilla to be very off-putting.", {dislike("scents containing vanilla")}),
+    ("I do not want a dog", {avoid("dog")}),
+    ("I will only use devices that integrate with Google.", {like("device")}),
+    ("I exclusively read self-published books.", {like("self-published book")}),
+    ("I have a strong preference for window seats.", {like("window seat")}),
+    ("I strictly follow a vegan diet.", {fact("diet", "vegan"), avoid("meat"), avoid("dairy"), avoid("egg")}),
+    ("I adhere to a raw food diet.", {fact("diet", "raw food")}),
     # facts
     ("I live in Lisbon", {fact("location", "Lisbon")}),
     ("I moved to Porto last year", {fact("location", "Porto")}),
@@ -124,6 +140,7 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("I don't mind the rain", set()),
     ("I think that is what I like about it", set()),
     ("My sister hates cilantro", set()),
+    ("I find it difficult to focus.", set()),
 ]
 
 

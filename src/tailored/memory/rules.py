@@ -112,7 +112,8 @@ def clauses(text: str) -> list[str]:
 # -- objects: from the words after a verb to clean topics --------------------------------
 
 _CUT = re.compile(
-    r"\s*(?:\b(?:because|since|when|whenever|if|but|though|although|which|who|where|while|unless|until|"
+    r"\s*(?:\b(?:because|since|due to|as (?:they|it|he|she|we|I|these|those|this)|in order to|"
+    r"when|whenever|if|but|though|although|which|who|where|while|unless|until|"
     r"except|especially|like when|and then|so that|so I|as long as|ever since|than)\b|[:;()—–\"]|\s-\s|[.!?]).*$",
     re.I,
 )
@@ -151,6 +152,12 @@ _PEOPLE = re.compile(
 MAX_TOPIC_WORDS = 7
 
 
+def _relative(words: list[str], i: int) -> bool:
+    """``that`` opening a relative clause after a noun ("products that contain retinol"),
+    not standing for something unnamed ("I like that")."""
+    return words[i] == "that" and 0 < i < len(words) - 1
+
+
 def topics(raw: str) -> list[str]:
     """The topics named by the words after a verb: cut at a subordinate clause, trailing
     adverbials removed, lists split, vague or overlong items dropped.
@@ -171,6 +178,7 @@ def topics(raw: str) -> list[str]:
         item = _TRAILING.sub("", clean_phrase(item.replace("\x00", " and ")))
         if len(item.split()) > 3:
             item = _LONG_TAIL.sub("", item)
+            item = re.sub(r"\s+that\s+\S+$", "", item)  # a relative clause the cut left with a verb alone
         item = clean_phrase(item)
         if n == 0:
             infinitive = item.lower().startswith("to ")
@@ -180,7 +188,7 @@ def topics(raw: str) -> list[str]:
         if (
             not words
             or len(words) > MAX_TOPIC_WORDS
-            or any(w.strip("'") in _VAGUE for w in words)
+            or any(w.strip("'") in _VAGUE and not _relative(words, i) for i, w in enumerate(words))
             or _VAGUE_HEADS.match(item)
             or _PEOPLE.match(item)
             or not re.search(r"[a-z]", item, re.I)
@@ -250,7 +258,7 @@ ADV = (
     r"(?:(?:really|truly|absolutely|just|also|totally|definitely|still|actually|kind of|sort of|especially|now|"
     r"generally|usually|personally|honestly|do|very|much|quite|genuinely|seriously|so|always|particularly|"
     r"pretty much|mostly|certainly|simply|strongly|even|literally|tend to|greatly|deeply|intensely|utterly|"
-    r"completely|thoroughly)\s+)*"
+    r"completely|thoroughly|strictly|actively|adamantly|firmly|typically|normally)\s+)*"
 )
 ME = r"\bI\s+" + ADV  # the first person, the subject of most rules
 DIETS = {
@@ -391,6 +399,12 @@ _DISLIKE_VERBS: dict[str, tuple[Polarity, float, float, str]] = {
     "care": ("dislike", 0.6, 0.75, "Does not care for {}"),
     "appreciate": ("dislike", 0.5, 0.6, "Does not appreciate {}"),
     "dig": ("dislike", 0.6, 0.6, "Does not like {}"),
+    "interested": ("dislike", 0.6, 0.75, "Is not interested in {}"),
+    "uncomfortable": ("dislike", 0.7, 0.75, "Is uncomfortable with {}"),
+    "averse": ("dislike", 0.8, 0.8, "Is averse to {}"),
+    "against": ("dislike", 0.8, 0.75, "Is against {}"),
+    "opposed": ("dislike", 0.8, 0.75, "Is opposed to {}"),
+    "want": ("avoid", 0.8, 0.75, "Does not want {}"),
 }
 
 
@@ -407,6 +421,38 @@ def dislikes(hit: Hit) -> list[MemoryIn]:
     if re.search(r"\bat all\b|\bnever\b", hit.clause, re.I):
         strength = max(strength, 0.85)
     return [hit.pref(t, polarity, strength, confidence, template) for t in topics(hit.group("obj"))]
+
+
+def fears(hit: Hit) -> list[MemoryIn]:
+    """``I have a fear of heights``, ``I'm terrified of flying``: kept away from, firmly."""
+    return [hit.pref(t, "avoid", 0.85, 0.8, "Is afraid of {}") for t in topics(hit.group("obj"))]
+
+
+def finds_unpleasant(hit: Hit) -> list[MemoryIn]:
+    """``I find water sports uncomfortable``: a dislike named by its effect on the user."""
+    adj = hit.group("adj").lower()
+    return [hit.pref(t, "dislike", 0.7, 0.75, f"Finds {{}} {adj}") for t in topics(hit.group("obj"))]
+
+
+def _third_person(verb: str) -> str:
+    head, _, rest = verb.lower().partition(" ")
+    head = head + ("es" if head.endswith(("ch", "sh", "s", "x")) else "s")
+    return f"{head} {rest}".strip()
+
+
+def only(hit: Hit) -> list[MemoryIn]:
+    """``I only wear organic cotton``, ``I exclusively read indie authors``: a strong like
+    that rules the alternatives out."""
+    verb = _third_person(hit.group("verb"))
+    return [hit.pref(t, "like", 0.9, 0.75, f"Only {verb} {{}}") for t in topics(hit.group("obj"))]
+
+
+def diet_named(hit: Hit) -> list[MemoryIn]:
+    """``I follow a raw food diet``: a diet the table of known diets does not cover."""
+    name = hit.group("v").lower()
+    if re.fullmatch(_DIET, name, re.I) or name in _VAGUE or not re.search(r"[a-z]", name):
+        return []
+    return [hit.fact("diet", name, f"Follows a {name} diet", confidence=0.8)]
 
 
 def refuses(hit: Hit) -> list[MemoryIn]:
@@ -720,11 +766,17 @@ RULES: list[Rule] = [
     rule("allergy-noun", ME + r"(?:have|suffer from)\s+(?:a |an )?(?:severe |serious |bad |mild |deadly )?(?P<obj>[\w -]{2,30}?)\s+allerg(?:y|ies)\b", allergy),
     rule("allergy-to", ME + r"(?:have|suffer from)\s+(?:a |an )?(?:severe |serious |bad |mild )?allergy to" + _OBJ, allergy),
     rule("diet", ME + r"(?:am|have been|was raised|eat)\s+" + ADV + r"(?:a |an )?(?:strict |full[- ]time |lifelong |committed )?" + _DIET + r"\b", diet),
-    rule("diet-noun", ME + r"(?:follow|am on|eat|keep)\s+(?:a |an )?(?:strict )?" + _DIET + r"\s+diet\b", diet),
+    rule("diet-noun", ME + r"(?:follow|am on|eat|keep|adhere to|stick to|maintain)\s+(?:a |an )?(?:strict |strictly )?" + _DIET + r"\b", diet),
+    rule("diet-named", ME + r"(?:follow|am on|adhere to|stick to|maintain|keep)\s+(?:a |an )?(?:strict |mostly |fully )?(?P<v>[\w-]+(?: [\w-]+)?)\s+diet\b", diet_named),
     # negative stances: before the positive ones, so their words are claimed first
-    rule("dont-like", ME + _NEG + r"\s+" + ADV + r"(?P<verb>like|love|enjoy|care (?:much |too much )?for|stand|bear|tolerate|stomach|appreciate|dig|eat|drink|touch|consume|smoke)" + _OBJ, dislikes),
+    rule("dont-like", ME + _NEG + r"\s+" + ADV + r"(?P<verb>like|love|enjoy|care (?:much |too much )?for|stand|bear|tolerate|stomach|appreciate|dig|eat|drink|touch|consume|smoke|want)" + _OBJ, dislikes),
     rule("hate", ME + r"(?P<verb>hate|despise|loathe|detest|abhor|dislike|am not (?:a |an )?(?:big |huge |great |real )?fan of|"
-         r"am not (?:really |very |that |so )?(?:into|big on|keen on|crazy about|fond of)|am (?:so |really )?(?:sick|tired) of|am fed up with)" + _OBJ, dislikes),
+         r"am not (?:really |very |that |so )?(?:into|big on|keen on|crazy about|fond of|interested in)|am (?:so |really )?(?:sick|tired) of|am fed up with|"
+         r"am (?:not comfortable with|uncomfortable with|averse to|against|opposed to))" + _OBJ, dislikes),
+    rule("fear", ME + r"(?:have|am)\s+(?:a |an )?(?:deep-seated |intense |severe |strong |real |huge |big |terrible |irrational |crippling |deep )*"
+         r"(?:fear of|phobia of|terrified of|scared of|afraid of)" + _OBJ, fears),
+    rule("find-unpleasant", ME + r"find\s+(?P<obj>[\w' -]{2,60}?)\s+(?:to be\s+)?(?:very |really |quite |extremely |so |too |rather )?"
+         r"(?P<adj>uncomfortable|off-putting|unpleasant|distracting|annoying|overwhelming|stressful|unbearable|disgusting|tedious)\b", finds_unpleasant),
     rule("aversion", ME + r"(?:have|feel|harbor|harbour)\s+(?:a |an )?(?:strong |deep |intense |real |serious |total |major |great |huge )?"
          r"(?P<verb>aversion to|dislike (?:for|of)|distaste for|hatred (?:for|of))" + _OBJ, dislikes),
     rule("prefer-to-avoid", ME + r"(?:would |'d )?(?:prefer|want|like|try|choose|rather) to\s+(?:avoid|stay away from|steer clear of|not use|not eat)" + _OBJ, avoids),
@@ -735,7 +787,9 @@ RULES: list[Rule] = [
     # positive stances
     rule("favourite-is", r"\bmy (?:all[- ]time |absolute |very |new )?favou?rite\s+(?P<cat>[\w -]{1,30}?)\s+(?:is|are|has to be|would be|must be)\s+(?P<obj>.+)", favourite),
     rule("is-favourite", r"^(?:(?:actually|honestly|well|oh)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:definitely |probably |still |easily )?my (?:all[- ]time |absolute |very |new )?favou?rites?(?:\s+(?P<cat>[\w -]{1,30}?))?(?:\s+(?:of all time|ever))?\s*[.!]*$", favourite),
+    rule("only", ME + r"(?:will |would )?(?:only|exclusively)\s+(?P<verb>use|wear|read|eat|drink|buy|watch|listen to|stay at|stay in|drive|play|shop at|travel by|fly with|book|choose)" + _OBJ, only),
     rule("like", ME + r"(?P<verb>" + _LIKE_WORDS + r")" + _OBJ, likes),
+    rule("preference-for", ME + r"have (?:a |an )?(?:strong |clear |definite |real |big |general )?(?P<verb>preference) for" + _OBJ, likes),
     rule("sweet-tooth", ME + r"have (?:a |such a )?(?:big |huge |real |serious )?sweet tooth", sweet_tooth),
     rule("hobby", r"\bmy (?:favou?rite )?(?:hobby is|hobbies are|hobbies include|passion is|passions are|pastimes? (?:is|are))" + _OBJ, hobby),
     rule("free-time", r"\bin my (?:free|spare) time,?\s+I\s+" + ADV + r"(?:like to |love to |enjoy )?(?P<obj>.+)", hobby),
