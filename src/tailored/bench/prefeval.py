@@ -704,6 +704,7 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
     if payload.get("plot"):
         lines += ["", f"![recall vs N]({payload['plot']})"]
     if payload.get("mcq"):
+        full = cfg["full_history_items"]
         lines += [
             "",
             f"## MCQ accuracy (explicit, N = {cfg['mcq_turns']})",
@@ -718,17 +719,22 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             f"`ours` puts the engine's context in the system message as `Engine.chat` does; "
             f"`stated` puts only the preference statement there, as a known fact and without our "
             f"personalization instruction (what a perfect memory would hand the model); "
-            f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
-            f"window, and runs on the first {cfg['full_history_items']} items only (a ~4k-token prompt takes "
-            f"minutes on this CPU: see s / item); the next column scores every method on that slice. "
-            f"*pref. in prompt*: the statement is in the context (`ours`) or among the kept turns."),
+            + (f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
+               f"window, and runs on the first {full} items only (a ~4k-token prompt takes "
+               f"minutes on this CPU: see s / item); the next column scores every method on that slice. "
+               if full else "")
+            + "*pref. in prompt*: the statement is in the context (`ours`) or among the kept turns. "
+            "*s / item* is the model's time per item; a scoring that runs after another on the same "
+            "prompt reuses the prefix the model has cached."),
             "",
         ]
+        slice_col = [f"accuracy, first {full}"] if full else []
         lines += _table(
-            ["method", "scoring", "items", "accuracy", f"accuracy, first {cfg['full_history_items']}",
-             "pref. in prompt", "no letter", "prompt tokens", "s / item"],
-            [[r["method"], r.get("scoring", "letter"), r["items"], r["accuracy"], r["accuracy_full_history_slice"],
-              r["preference_in_prompt"], r["no_letter"], r["prompt_tokens"], r["seconds"]] for r in payload["mcq"]],
+            ["method", "scoring", "items", "accuracy", *slice_col, "pref. in prompt", "no letter", "prompt tokens",
+             "s / item"],
+            [[r["method"], r.get("scoring", "letter"), r["items"], r["accuracy"],
+              *([r["accuracy_full_history_slice"]] if full else []), r["preference_in_prompt"], r["no_letter"],
+              r["prompt_tokens"], r["seconds"]] for r in payload["mcq"]],
         )
         if payload.get("mcq_by_stance"):
             lines += ["", "By the statement's stance (lexical reading, below):", ""]
