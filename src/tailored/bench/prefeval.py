@@ -17,8 +17,11 @@ Then the item's question is asked:
     (``profile=True``; memories from the rules extractor) and without (retrieval only).
 (b) **MCQ accuracy** (explicit set, ``N = --mcq-turns``): PrefEval's four options, the
     first of which is the preference-aligned one, shuffled with a fixed seed and lettered.
-    The local chat model reads one prompt per method and the option whose letter has the
-    highest next-token log-probability is its choice. Methods: ``no-memory`` (question
+    Two scorings (``--scoring``): ``letter``, one prompt with the four options lettered and
+    the letter with the highest next-token log-probability as the choice; ``options``, one
+    prompt per option ("Is this response a good fit for me?") and the option with the
+    largest log P(Yes) - log P(No), free of a small model's pull towards the first letters.
+    Methods: ``no-memory`` (question
     only), ``ours`` (the engine's context in the system message, exactly as
     ``Engine.chat`` sends it), ``stated`` (the preference statement itself, alone, as a
     known fact in the system message: what a perfect memory would hand the model, a
