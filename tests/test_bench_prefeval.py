@@ -192,12 +192,29 @@ def test_cli_writes_reports(fixture_root: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads((out / "prefeval.json").read_text())
     assert payload["config"]["turns"] == [4, 8]
+    assert set(payload["part_seconds"]) == {"recall", "mcq"}
     assert payload["command"].startswith("tailored bench prefeval")
     report = (out / "prefeval.md").read_text()
     assert "## Context recall" in report and "## MCQ accuracy" in report
     scored = {(r["method"], r["scoring"]) for r in payload["mcq"]}
     assert scored == {(m, s) for m in pe.METHODS for s in pe.SCORINGS}  # both scorings by default
     assert "| options |" in report and "| letter |" in report
+
+
+def test_separate_runs_of_the_two_parts_share_one_report(fixture_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    common = ["bench", "prefeval", "--data", str(fixture_root), "--turns", "4", "--embedder", "hash",
+              "--embed-threads", "0", "--output", str(out)]
+    assert CliRunner().invoke(app, [*common, "--no-mcq"]).exit_code == 0
+    first = json.loads((out / "prefeval.json").read_text())
+    result = CliRunner().invoke(app, [*common, "--sets", "none", "--model", "scripted", "--mcq-limit", "2",
+                                      "--mcq-turns", "4", "--method", "no-memory", "--scoring", "options"])
+    assert result.exit_code == 0, result.output
+    merged = json.loads((out / "prefeval.json").read_text())
+    assert merged["recall"] == first["recall"]  # kept from the first run
+    assert [(r["method"], r["scoring"]) for r in merged["mcq"]] == [("no-memory", "options")]
+    assert merged["part_seconds"]["recall"] == first["part_seconds"]["recall"]
+    assert set(merged["commands"]) == {"recall", "mcq"}
 
 
 def test_cli_refuses_an_unknown_scoring(fixture_root: Path, tmp_path: Path) -> None:

@@ -664,9 +664,15 @@ def merge_previous(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
         for k in MERGED_CONFIG[part]:
             payload["config"][k] = old["config"].get(k)
         payload["commands"][part] = old["commands"][part]
-        payload["seconds"] = round(payload["seconds"] + old.get("seconds", 0), 1)
+        if part in old.get("part_seconds", {}):
+            payload.setdefault("part_seconds", {})[part] = old["part_seconds"][part]
     payload["commands"] = {p: payload["commands"][p] for p in ("recall", "mcq") if p in payload["commands"]}
     return payload
+
+
+def _part_times(payload: dict[str, Any]) -> str:
+    parts = payload.get("part_seconds", {})
+    return ", ".join(f"{p} {parts[p]:.0f} s" for p in ("recall", "mcq") if p in parts) or "time not recorded"
 
 
 def write_report(out: Path, payload: dict[str, Any]) -> Path:
@@ -677,7 +683,7 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
         *[f"Command ({part}): `{cmd}`" + "  " for part, cmd in payload["commands"].items()],
         "",
         (f"Machine: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, tailored {m['tailored']}. "
-        f"One run of each part, {payload['seconds']:.0f} s in all. Embedder: {cfg['embedder']}. Context budget: "
+        f"One run of each part ({_part_times(payload)}). Embedder: {cfg['embedder']}. Context budget: "
         f"{cfg['budget']} tokens. Seed: {cfg['seed']}."),
         "",
         ("Each (preference, N) is one fresh user: the first N turns of PrefEval's filler "
@@ -830,6 +836,7 @@ def run(
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn())
         rows: list[Recall] = []
+        started = time.perf_counter()
         with Progress(*columns, console=console, transient=True) as progress:
             for s in sets:
                 task = progress.add_task(f"recall: {SET_NAMES[s]}", total=len(chosen[s]) * len(turns))
@@ -840,9 +847,11 @@ def run(
         if rows:
             result["recall"] = summarize_recall(rows)
             result["per_user"] = [asdict(r) for r in rows]
+            result["part_seconds"] = {"recall": round(time.perf_counter() - started, 1)}
         if "explicit" in chosen:
             result["stance"] = stance_check(chosen["explicit"])
         if mcq_items and model is not None:
+            started = time.perf_counter()
             full_n = min(full_history_limit, len(mcq_items)) if "full-history" in methods else 0
             total = (len(mcq_items) * len([m for m in methods if m != "full-history"]) + full_n) * len(scorings)
             with Progress(*columns, console=console, transient=True) as progress:
@@ -861,6 +870,7 @@ def run(
             ]
             result["per_choice"] = [{**asdict(c), "right": c.right} for c in choices]
             result["full_history_items"] = full_n
+            result.setdefault("part_seconds", {})["mcq"] = round(time.perf_counter() - started, 1)
     finally:
         engine.close()
     return result
