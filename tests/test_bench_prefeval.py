@@ -158,11 +158,11 @@ def test_choose_by_options_judges_each_response_alone() -> None:
 def test_tiny_run_end_to_end(fixture_root: Path, tmp_path: Path) -> None:
     items = pe.sample([it for it in pe.load_items(fixture_root, "explicit") if it.options], 2, 0)
     letters = [pe.LETTERS[pe.shuffle_options(it.options or [], it.key, 0)[1]] for it in items]
-    # per item: no-memory answers wrong, ours right, stated wrong, full-history right
+    # per item: no-memory answers wrong, ours right, profile right, stated wrong, full-history right
     replies = []
     for right in letters:
         wrong = next(x for x in "ABCD" if x != right)
-        replies += [wrong, right, wrong, right]
+        replies += [wrong, right, right, wrong, right]
     model = ScriptedChatModel(replies)
     out = pe.run(fixture_root, turns=[4, 12], sets=list(pe.SETS), limit=None, implicit_limit=None, mcq=True,
                  mcq_limit=2, mcq_turns=12, full_history_limit=2, methods=list(pe.METHODS), budget=400, seed=0,
@@ -172,13 +172,16 @@ def test_tiny_run_end_to_end(fixture_root: Path, tmp_path: Path) -> None:
     assert recall[("explicit", 12)]["items"] == 2
     assert recall[("explicit", 12)]["recall_profile"] == 1.0  # a tiny store fits in the budget
     acc = {r["method"]: r["accuracy"] for r in out["mcq"]}
-    assert acc == {"no-memory": 0.0, "ours": 1.0, "stated": 0.0, "full-history": 1.0}
-    stated = model.calls[2][0]
+    assert acc == {"no-memory": 0.0, "ours": 1.0, "profile": 1.0, "stated": 0.0, "full-history": 1.0}
+    stated = model.calls[3][0]
     assert stated.role == "system" and stated.content.startswith("Known facts about the user:\n- ")
     ours = [c for c in out["per_choice"] if c["method"] == "ours"]
     assert all(c["pref_in_prompt"] for c in ours)
     system = model.calls[1][0]
     assert system.role == "system" and "mushrooms" in system.content.lower() or "flights" in system.content.lower()
+    profile_only = model.calls[2][0].content
+    assert "Relevant records:" not in profile_only and "mushrooms" in profile_only.lower() or "flights" in profile_only.lower()
+    assert all(c["pref_in_prompt"] for c in out["per_choice"] if c["method"] == "profile")  # via the memory
     assert out["stance"]["statements"] == 2
 
 

@@ -46,6 +46,8 @@ def test_add_search_context_export_erase(tmp_path: Path, events_file: Path) -> N
 
     ctx = run("context", "--user", "ana", "what is my cat called", env_db=db).stdout
     assert "Pixel" in ctx and ctx.startswith("<user_data")
+    bare = json.loads(run("context", "--user", "ana", "what is my cat called", "--no-records", "--json", env_db=db).stdout)
+    assert bare["items"] == [] and "Relevant records" not in bare["text"]
 
     export = tmp_path / "ana.json"
     assert run("export", "--user", "ana", "-o", str(export), env_db=db).returncode == 0

@@ -211,6 +211,11 @@ def test_context_leaves_out_weak_records_and_what_the_profile_states(engine: Eng
     engine.min_relative_score = 0.0
     unfloored = engine.context("ana", "which pizza toppings should I order, maybe mushrooms?", budget=2000)
     assert len(unfloored.items) == 29 > len(ctx.items)  # k=30 hits, less the one the profile states
+    bare = engine.context("ana", "which pizza toppings should I order, maybe mushrooms?", budget=2000, records=False)
+    assert bare.items == [] and "Relevant records" not in bare.text and "weather" not in bare.text
+    assert 'they said: "I don\'t like mushrooms"' in bare.text and bare.memories == unfloored.memories
+    with pytest.raises(InvalidInput):
+        engine.context("ana", "mushrooms?", profile=False, records=False)
 
 
 def test_context_quotes_the_users_own_words_once_per_statement(engine: Engine) -> None:

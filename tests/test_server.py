@@ -73,6 +73,8 @@ def test_events_search_context_export_import_erase(server: Server) -> None:
 
     ctx = c.post("/v1/users/ana/context", json={"query": "dinner ideas", "budget": 300}).json()
     assert "vegetarian" in ctx["text"] and ctx["tokens"] <= 300
+    bare = c.post("/v1/users/ana/context", json={"query": "dinner ideas", "records": False}).json()
+    assert bare["items"] == [] and "vegetarian" in bare["text"]  # the profile still says it
 
     user = c.get("/v1/users/ana").json()
     assert user["events"] == 3

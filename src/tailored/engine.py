@@ -245,14 +245,25 @@ class Engine:
         return self.retriever.search(self._scope(user_id), query, k=k, mode=mode, flt=flt)
 
     def context(
-        self, user_id: str, query: str, *, budget: int = 1000, k: int = 30, profile: bool = True, task: str = "general"
+        self,
+        user_id: str,
+        query: str,
+        *,
+        budget: int = 1000,
+        k: int = 30,
+        profile: bool = True,
+        records: bool = True,
+        task: str = "general",
     ) -> Context:
         """What the engine knows for ``query``, fenced as user data, under ``budget`` tokens:
         the current profile (pinned and most relevant first), the ``task`` summary, then the
-        best evidence."""
+        best evidence. ``records=False`` leaves the evidence out: a small model follows a
+        stated preference better without unrelated turns beside it (see the PrefEval MCQ)."""
         if budget < 50:
             raise InvalidInput("budget must be at least 50 tokens")
-        hits = self.search(user_id, query, k=k)
+        if not (profile or records):
+            raise InvalidInput("a context needs the profile, the records or both")
+        hits = self.search(user_id, query, k=k) if records else []
         memories: list[Memory] = []
         summary = None
         if profile:

@@ -23,7 +23,8 @@ Then the item's question is asked:
     largest log P(Yes) - log P(No), free of a small model's pull towards the first letters.
     Methods: ``no-memory`` (question
     only), ``ours`` (the engine's context in the system message, exactly as
-    ``Engine.chat`` sends it), ``stated`` (the preference statement itself, alone, as a
+    ``Engine.chat`` sends it), ``profile`` (the same without the retrieved records),
+    ``stated`` (the preference statement itself, alone, as a
     known fact in the system message: what a perfect memory would hand the model, a
     reference for how far this model and scoring can move at all) and ``full-history`` (the buried conversation as
     earlier chat turns, the most recent that fit the model's window).
@@ -86,7 +87,7 @@ SET_DIRS = {
     "choice": "implicit_preference/choice-based",
     "persona": "implicit_preference/persona-driven",
 }
-METHODS = ("no-memory", "ours", "stated", "full-history")
+METHODS = ("no-memory", "ours", "profile", "stated", "full-history")
 SCORINGS = ("letter", "options")
 STATED = "Known facts about the user:\n- {preference}"
 LETTERS = "ABCDEFGH"
@@ -368,9 +369,9 @@ class Burier:
 
 
 def context_hit(engine: Engine, user: str, question: str, evidence: set[int], budget: int,
-                profile: bool) -> tuple[bool, bool, bool, Any]:
+                profile: bool, records: bool = True) -> tuple[bool, bool, bool, Any]:
     """(in the context, via a record, via a memory, the context)."""
-    ctx = engine.context(user, question, budget=budget, profile=profile)
+    ctx = engine.context(user, question, budget=budget, profile=profile, records=records)
     via_record = any(it.event_id in evidence for it in ctx.items)
     via_memory = False
     if ctx.memories:
@@ -514,9 +515,10 @@ def run_mcq(
                 elif method == "stated":
                     found = True
                     before = [{"role": "system", "content": STATED.format(preference=item.preference)}]
-                elif method == "ours":
+                elif method in ("ours", "profile"):
                     engine.extract(user, "rules")
-                    found, _, _, ctx = context_hit(engine, user, item.question, set(ids), budget, profile=True)
+                    found, _, _, ctx = context_hit(engine, user, item.question, set(ids), budget, profile=True,
+                                                   records=method == "ours")
                     before = [{"role": "system", "content": PERSONALIZE + "\n" + ctx.text}]
                 else:
                     before = history_messages(model, buried, final)[:-1]
@@ -725,7 +727,8 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             f"response a good fit for me? Answer Yes or No.\") and takes the one with the largest "
             f"log P(Yes) - log P(No), which leaves the letters, and a small model's pull towards A and B, "
             f"out of the choice. "
-            f"`ours` puts the engine's context in the system message as `Engine.chat` does; "
+            f"`ours` puts the engine's context in the system message as `Engine.chat` does; `profile` "
+            f"the same without retrieved records (`context(records=False)`: profile and summary only); "
             f"`stated` puts only the preference statement there, as a known fact and without our "
             f"personalization instruction (what a perfect memory would hand the model); "
             + (f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
@@ -886,7 +889,7 @@ def prefeval(
     mcq_limit: Annotated[int, typer.Option(help="Explicit items for the MCQ, spread over topics.")] = 100,
     mcq_turns: Annotated[int, typer.Option(help="N for the MCQ.")] = 300,
     full_history_limit: Annotated[int, typer.Option(help="MCQ items that also run full-history (slow).")] = 30,
-    method: Annotated[list[str] | None, typer.Option(help="MCQ methods: no-memory, ours, stated, full-history (repeatable).")] = None,
+    method: Annotated[list[str] | None, typer.Option(help="MCQ methods: no-memory, ours, profile, stated, full-history (repeatable).")] = None,
     scoring: Annotated[list[str] | None, typer.Option(help="MCQ scoring: letter (one prompt, the likeliest letter), options (each option judged alone, the likeliest Yes) (repeatable) [default: both].")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")] = None,
     n_ctx: Annotated[int, typer.Option(help="Context window for a local model.")] = 4096,

@@ -108,6 +108,7 @@ def context(
     query: Annotated[str, typer.Argument(help="The request to build context for.")],
     user: UserOpt,
     budget: Annotated[int, typer.Option(help="Token budget.")] = 1000,
+    records: Annotated[bool, typer.Option("--records/--no-records", help="Include retrieved records after the profile.")] = True,
     as_json: JsonOpt = False,
     db: DbOpt = None,
     tenant: TenantOpt = "default",
@@ -115,7 +116,7 @@ def context(
 ) -> None:
     """Print the context block an LLM prompt would embed for QUERY."""
     with open_engine(db, tenant, embedder) as eng:
-        ctx = eng.context(user, query, budget=budget)
+        ctx = eng.context(user, query, budget=budget, records=records)
     if as_json:
         print_json(ctx)
     else:

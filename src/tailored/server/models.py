@@ -43,6 +43,7 @@ class ContextRequest(BaseModel):
 
     query: str = Field(min_length=1, max_length=4000)
     budget: int = Field(1000, ge=50, le=32000)
+    records: bool = True  # false: the profile and summary only
 
 
 class Erased(BaseModel):

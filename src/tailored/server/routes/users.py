@@ -68,7 +68,7 @@ def search(engine: EngineDep, user_id: str, body: SearchRequest) -> Response:
 
 @router.post("/{user_id}/context", response_model=Context)
 def context(engine: EngineDep, user_id: str, body: ContextRequest) -> Response:
-    return json_response(engine.context(user_id, body.query, budget=body.budget), Context)
+    return json_response(engine.context(user_id, body.query, budget=body.budget, records=body.records), Context)
 
 
 @router.get("/{user_id}/export", response_model=UserExport)
