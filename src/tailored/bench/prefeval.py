@@ -622,11 +622,12 @@ def notes(payload: dict[str, Any]) -> list[str]:
                    f"(target {RECALL_TARGET}: {'met' if ok else 'NOT met'}).")
     for scoring in SCORINGS:
         by = {r["method"]: r for r in payload.get("mcq", []) if r.get("scoring", "letter") == scoring}
-        if "ours" in by and "no-memory" in by:
-            gain = by["ours"]["accuracy"] - by["no-memory"]["accuracy"]
-            out.append(f"- MCQ ({scoring} scoring) with our context {by['ours']['accuracy']:.3f} vs no memory "
-                       f"{by['no-memory']['accuracy']:.3f}: {gain * 100:+.1f} points (target +{MCQ_TARGET_GAIN * 100:.0f}: "
-                       f"{'met' if gain >= MCQ_TARGET_GAIN else 'NOT met'}).")
+        for method, what in (("ours", "our context"), ("profile", "our context without records")):
+            if method in by and "no-memory" in by:
+                gain = round(by[method]["accuracy"] - by["no-memory"]["accuracy"], 4)
+                out.append(f"- MCQ ({scoring} scoring) with {what} {by[method]['accuracy']:.3f} vs no memory "
+                           f"{by['no-memory']['accuracy']:.3f}: {gain * 100:+.1f} points (target "
+                           f"+{MCQ_TARGET_GAIN * 100:.0f}: {'met' if gain >= MCQ_TARGET_GAIN else 'NOT met'}).")
         if "stated" in by and "no-memory" in by:
             gain = by["stated"]["accuracy"] - by["no-memory"]["accuracy"]
             out.append(f"- The statement itself as a known fact ({scoring} scoring): {by['stated']['accuracy']:.3f} "
