@@ -141,6 +141,7 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("I think that is what I like about it", set()),
     ("My sister hates cilantro", set()),
     ("I find it difficult to focus.", set()),
+    ("I follow a strict diet.", set()),
 ]
 
 

@@ -447,10 +447,13 @@ def only(hit: Hit) -> list[MemoryIn]:
     return [hit.pref(t, "like", 0.9, 0.75, f"Only {verb} {{}}") for t in topics(hit.group("obj"))]
 
 
+_UNNAMED_DIETS = frozenset("strict healthy balanced normal regular good special new certain specific".split())
+
+
 def diet_named(hit: Hit) -> list[MemoryIn]:
     """``I follow a raw food diet``: a diet the table of known diets does not cover."""
     name = hit.group("v").lower()
-    if re.fullmatch(_DIET, name, re.I) or name in _VAGUE or not re.search(r"[a-z]", name):
+    if re.fullmatch(_DIET, name, re.I) or name in _VAGUE or name in _UNNAMED_DIETS or not re.search(r"[a-z]", name):
         return []
     return [hit.fact("diet", name, f"Follows a {name} diet", confidence=0.8)]
 
