@@ -737,8 +737,9 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
                f"minutes on this CPU: see s / item); the next column scores every method on that slice. "
                if full else "")
             + "*pref. in prompt*: the statement is in the context (`ours`) or among the kept turns. "
-            "*s / item* is the model's time per item; a scoring that runs after another on the same "
-            "prompt reuses the prefix the model has cached."),
+            "*prompt tokens* is the lettered prompt's size under both scorings (each options prompt "
+            "holds one response instead of four). *s / item* is the model's time per item; a scoring "
+            "that runs after another on the same prompt reuses the prefix the model has cached."),
             "",
         ]
         slice_col = [f"accuracy, first {full}"] if full else []
