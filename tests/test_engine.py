@@ -218,6 +218,39 @@ def test_context_leaves_out_weak_records_and_what_the_profile_states(engine: Eng
         engine.context("ana", "mushrooms?", profile=False, records=False)
 
 
+def test_context_cuts_the_assistants_long_answers_short(engine: Engine) -> None:
+    answer = "Here are some ways to learn calculus with lectures and worked examples. " * 40
+    engine.add([
+        {"user_id": "ana", "role": "user", "text": "I learn calculus best from worked examples"},
+        {"user_id": "ana", "role": "assistant", "text": answer},
+    ])
+    question = "how should I learn calculus with lectures and worked examples?"
+    engine.min_relative_score = 0.0  # two records: min-max scores put the weaker one at zero
+    ctx = engine.context("ana", question, budget=2000, profile=False)
+    by_role = {it.role: it for it in ctx.items}
+    assert set(by_role) == {"user", "assistant"}
+    assert by_role["assistant"].text.endswith(" …") and engine.count_tokens(by_role["assistant"].text) <= 80
+    engine.assistant_weight, engine.assistant_item_tokens = 1.0, 10_000
+    alike = engine.context("ana", question, budget=2000, profile=False)
+    assert engine.count_tokens(next(it.text for it in alike.items if it.role == "assistant")) > 80
+
+
+def test_a_weaker_assistant_turn_does_not_set_the_relevance_floor() -> None:
+    from tailored.context.builder import build_context
+    from tailored.types import Event, ScoreParts, SearchHit
+
+    def hit(n: int, role: str, score: float) -> SearchHit:
+        ev = Event(id=n, tenant="t", user_id="ana", kind="message", role=role, text=f"{role} turn {n}",
+                   time=datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=n), ingested_at=datetime(2024, 1, 1, tzinfo=timezone.utc))
+        return SearchHit(event=ev, score=score, parts=ScoreParts())
+
+    hits = [hit(1, "assistant", 1.0), hit(2, "user", 0.6)]
+    alike = build_context("ana", "q", hits, min_relative_score=0.7)
+    weighted = build_context("ana", "q", hits, min_relative_score=0.7, assistant_weight=0.5)
+    assert [it.event_id for it in alike.items] == [1]  # the user's turn falls under 0.7 x the answer's score
+    assert [it.event_id for it in weighted.items] == [1, 2]  # the user's turn leads; the answer (0.5) clears 0.42
+
+
 def test_context_quotes_the_users_own_words_once_per_statement(engine: Engine) -> None:
     engine.add({"user_id": "ana", "role": "user", "text": "I strongly dislike lectures and presentations"})
     engine.remember("ana", {"kind": "preference", "key": "music", "value": "jazz", "polarity": "like"})

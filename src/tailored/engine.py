@@ -83,6 +83,11 @@ class Engine:
     embedder
         A registered embedder name (``minilm``, the default, or ``hash``) or an instance.
         It is loaded on first use, so commands that never embed start fast.
+    min_relative_score
+        Context records scoring below this share of the best hit's score are left out.
+    assistant_weight, assistant_item_tokens
+        Assistant turns rank lower and show shorter in a context than the user's own
+        words (see ``build_context``); 1.0 and a large cap treat both roles alike.
 
     Examples
     --------
@@ -104,6 +109,8 @@ class Engine:
         count_tokens: TokenCounter = estimate_tokens,
         extractor: str | Extractor | None = "rules",
         min_relative_score: float = 0.3,
+        assistant_weight: float = 0.5,
+        assistant_item_tokens: int = 80,
     ) -> None:
         self.store = store if isinstance(store, SQLiteStore) else open_store(store or default_store_url())
         self.tenant = tenant
@@ -114,6 +121,8 @@ class Engine:
         self.count_tokens = count_tokens
         self._extractor_spec = extractor
         self.min_relative_score = min_relative_score
+        self.assistant_weight = assistant_weight
+        self.assistant_item_tokens = assistant_item_tokens
         self._extractors: dict[str, Extractor] = {}
 
     # -- lifecycle --------------------------------------------------------------------
@@ -279,6 +288,8 @@ class Engine:
             profile=memories,
             summary=summary,
             min_relative_score=self.min_relative_score,
+            assistant_weight=self.assistant_weight,
+            assistant_item_tokens=self.assistant_item_tokens,
             quotes=self._quotes(user_id, memories),
         )
 

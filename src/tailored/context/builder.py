@@ -70,6 +70,11 @@ def _truncate(text: str, max_tokens: int, count: TokenCounter) -> str:
     return text[:lo] + " …"
 
 
+def _weigh(score: float, role: str | None, assistant_weight: float) -> float:
+    """A hit's score for the context; scaling a negative score up would promote it."""
+    return score * assistant_weight if role == "assistant" and score > 0 else score
+
+
 def build_context(
     user_id: str,
     query: str,
@@ -81,6 +86,8 @@ def build_context(
     summary: str | None = None,
     min_relative_score: float = 0.0,
     quotes: Mapping[int, str] | None = None,
+    assistant_weight: float = 1.0,
+    assistant_item_tokens: int | None = None,
 ) -> Context:
     """The profile first (in the given order: most relevant first), then the summary, then
     the best-scored evidence, until the budget is spent. Evidence is shown in time order.
@@ -89,6 +96,11 @@ def build_context(
     the best hit's score are left out (unrelated filler dilutes what matters), and so are
     records that an included memory already states. ``quotes`` maps a memory id to the
     user's statement it came from, shown on the memory's line.
+
+    The context is about the user, so the user's own words outrank the assistant's: an
+    assistant turn's score is multiplied by ``assistant_weight`` and its text cut to
+    ``assistant_item_tokens``. Past answers are long and about the topic, not the person,
+    and a small model given pages of them loses the preference it was told (PrefEval MCQ).
 
     Examples
     --------
@@ -125,19 +137,20 @@ def build_context(
             used += count(candidate)
 
     stated = {e for m in facts for e in m.evidence}
-    ranked = sorted(hits, key=lambda h: -h.score)
-    floor = ranked[0].score * min_relative_score if ranked and ranked[0].score > 0 else float("-inf")
+    ranked = sorted(((_weigh(h.score, h.event.role, assistant_weight), h) for h in hits), key=lambda sh: -sh[0])
+    floor = ranked[0][0] * min_relative_score if ranked and ranked[0][0] > 0 else float("-inf")
     chosen: list[ContextItem] = []
-    for hit in ranked:
+    for score, hit in ranked:
         ev = hit.event
-        if hit.score < floor or ev.id in stated:
+        if score < floor or ev.id in stated:
             continue
+        cap = max_item_tokens if ev.role != "assistant" else min(max_item_tokens, assistant_item_tokens or max_item_tokens)
         item = ContextItem(
             event_id=ev.id,
             time=ev.time,
             kind=ev.kind,
             role=ev.role,
-            text=_truncate(ev.text, max_item_tokens, count),
+            text=_truncate(ev.text, cap, count),
             score=hit.score,
         )
         cost = count(render_item(item)) + 1 + (0 if chosen else count(RECORDS_TITLE))

@@ -244,9 +244,12 @@ class LLMExtractor(Extractor):
             return None  # a template slot ("[User 1's name]") is not a value
         evidence = [i for i in item.get("evidence") or [] if isinstance(i, int) and not isinstance(i, bool) and i in by_id]
         evidence = list(dict.fromkeys(evidence))
-        if not evidence:
-            evidence = _ground(" ".join((raw_key, value, text)), by_id)
-            if not evidence:
+        subject = raw_key if kind == "preference" else value or text
+        if not evidence or not _supported(subject, [by_id[i].text for i in evidence]):
+            # cited turns that never name the subject: the model copied the worked example
+            # ("Lives in Lisbon") or filled a slot ("unknown"); keep it only if a turn names it
+            evidence = _ground(subject, by_id) if kind == "fact" else _ground(" ".join((raw_key, value, text)), by_id)
+            if not evidence or not _supported(subject, [by_id[i].text for i in evidence]):
                 return None
         polarity: Polarity | None = None
         if kind == "preference":
@@ -304,6 +307,20 @@ def _unit(value: Any, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
     return min(1.0, max(0.0, float(value)))
+
+
+def _stems(text: str) -> set[str]:
+    """Content words cut to four letters, so "horses" meets "horse" and "reading" "read"."""
+    return {w[:4] for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _supported(subject: str, texts: Sequence[str]) -> bool:
+    """Whether the turns name the memory's subject (a content word of it), or it is a number."""
+    words = _stems(subject)
+    if not words:
+        return bool(subject.strip()) and subject.strip().replace(".", "").isdigit()
+    said = set().union(*(_stems(t) for t in texts)) if texts else set()
+    return bool(words & said)
 
 
 def _ground(text: str, by_id: dict[int, Event]) -> list[int]:
