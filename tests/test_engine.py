@@ -233,6 +233,8 @@ def test_context_cuts_the_assistants_long_answers_short(engine: Engine) -> None:
     engine.assistant_weight, engine.assistant_item_tokens = 1.0, 10_000
     alike = engine.context("ana", question, budget=2000, profile=False)
     assert engine.count_tokens(next(it.text for it in alike.items if it.role == "assistant")) > 80
+    with pytest.raises(InvalidInput):
+        Engine(engine.store, embedder=HashEmbedder(), assistant_weight=-1)
 
 
 def test_a_weaker_assistant_turn_does_not_set_the_relevance_floor() -> None:

@@ -112,6 +112,8 @@ class Engine:
         assistant_weight: float = 0.5,
         assistant_item_tokens: int = 80,
     ) -> None:
+        if assistant_weight < 0 or assistant_item_tokens < 1:
+            raise InvalidInput("assistant_weight must be >= 0 and assistant_item_tokens >= 1")
         self.store = store if isinstance(store, SQLiteStore) else open_store(store or default_store_url())
         self.tenant = tenant
         self._embedder_spec = embedder

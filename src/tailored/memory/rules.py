@@ -343,6 +343,9 @@ _LIKE_VERBS: dict[str, tuple[float, float, str]] = {
     "cannot get enough": (0.9, 0.8, "Loves {}"),
     "cannot live without": (0.9, 0.8, "Loves {}"),
     "live for": (0.9, 0.75, "Loves {}"),
+    "priorit": (0.7, 0.7, "Prioritizes {}"),
+    "thrive in": (0.7, 0.7, "Thrives in {}"),
+    "thrive on": (0.7, 0.7, "Thrives on {}"),
 }
 
 
@@ -363,7 +366,7 @@ def likes(hit: Hit) -> list[MemoryIn]:
     if re.search(r"\breally\s+(?:like|enjoy)", hit.match.group(0), re.I):
         strength = 0.8
     obj = hit.group("obj")
-    if verb.lower() == "prefer":  # the preferred side only: "tea over coffee" is a like of tea
+    if verb.lower() == "prefer" or verb.lower().startswith("priorit"):  # "tea over coffee" is a like of tea
         obj = re.split(r"\s+(?:over|to|rather than|instead of|more than)\s+", obj, maxsplit=1, flags=re.I)[0]
     return [hit.pref(t, "like", strength, confidence, template) for t in topics(obj)]
 
@@ -746,7 +749,7 @@ _LIKE_WORDS = (
     r"love|adore|like|enjoy|prefer|dig|appreciate|fancy|"
     r"am (?:a |an )?(?:big |huge |massive |total |great |real )?fan of|am (?:really |very |so )?into|am obsessed with|"
     r"am crazy about|am passionate about|am keen on|am fond of|am interested in|am addicted to|"
-    r"cannot get enough of|cannot live without|live for"
+    r"cannot get enough of|cannot live without|live for|priorit[iy]ze|prioritise|thrive (?:in|on)"
 )
 _FACT_VERB = r"(?:am|have been|was)"
 
