@@ -62,6 +62,7 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("I prioritize sustainability over convenience when shopping.", {like("sustainability")}),
     ("I thrive in collaborative environments.", {like("collaborative environment")}),
     ("I thrive on tight deadlines", {like("tight deadline")}),
+    ("I refuse to use any beauty products that are tested on animals.", {avoid("use any beauty products that are tested on animal")}),
     ("Pizza is my favorite food", {like("pizza"), fact("favorite food", "Pizza")}),
     ("My favourite colour is blue.", {like("blue"), fact("favorite colour", "blue")}),
     ("I play the guitar", {like("guitar")}),

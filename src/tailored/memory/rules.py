@@ -150,6 +150,7 @@ _PEOPLE = re.compile(
     re.I,
 )
 MAX_TOPIC_WORDS = 7
+MAX_RELATIVE_TOPIC_WORDS = 10  # "beauty products that are tested on animals" names one thing
 
 
 def _relative(words: list[str], i: int) -> bool:
@@ -185,9 +186,10 @@ def topics(raw: str) -> list[str]:
         elif infinitive and not item.lower().startswith("to "):
             item = "to " + item  # "I like to dance, run and swim": each item is "to ..."
         words = item.lower().split()
+        relative = any(_relative(words, i) for i in range(len(words)))
         if (
             not words
-            or len(words) > MAX_TOPIC_WORDS
+            or len(words) > (MAX_RELATIVE_TOPIC_WORDS if relative else MAX_TOPIC_WORDS)
             or any(w.strip("'") in _VAGUE and not _relative(words, i) for i, w in enumerate(words))
             or _VAGUE_HEADS.match(item)
             or _PEOPLE.match(item)
