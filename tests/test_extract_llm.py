@@ -145,6 +145,16 @@ def test_output_that_never_parses_is_a_schema_error() -> None:
         LLMExtractor(model).extract(turns("I love jazz"), [])
 
 
+def test_a_batch_whose_output_never_parses_is_asked_again_in_halves() -> None:
+    events = turns("I love jazz", "I hate olives")
+    model = ScriptedChatModel(["not json", '{"memories": [{"kind": "pref',  # cut off mid-answer, twice
+                               reply({"key": "jazz", "polarity": "like", "evidence": [10]}),
+                               reply({"key": "olives", "polarity": "dislike", "evidence": [11]})])
+    out = LLMExtractor(model).extract(events, [])
+    assert [(m.key, m.polarity, m.evidence) for m in out] == [("jazz", "like", [10]), ("olive", "dislike", [11])]
+    assert len(model.calls) == 4 and "[11]" not in model.calls[2][-1].content
+
+
 def test_registered_under_llm() -> None:
     ex = load_extractor("llm")
     assert isinstance(ex, LLMExtractor) and ex.name == "llm"

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import SchemaError
 from ..llm.base import ChatModel
 from ..types import Event, Memory, MemoryIn, Polarity
 from .base import Extractor
@@ -180,10 +181,21 @@ class LLMExtractor(Extractor):
         return out
 
     def extract_batch(self, batch: Sequence[Event], profile: Sequence[Memory]) -> list[MemoryIn]:
-        """One model call over ``batch`` (at most ``batch_turns`` events), validated."""
+        """One model call over ``batch`` (at most ``batch_turns`` events), validated.
+
+        Output that does not parse (a small model can loop until the answer budget ends)
+        is asked again in two halves, down to single turns, so one bad answer costs the
+        turns it covered, not the batch."""
         if not batch:
             return []
-        raw = self.model.generate_json(self.messages(batch, profile), SCHEMA, system=SYSTEM, max_tokens=self.max_tokens)
+        try:
+            raw = self.model.generate_json(self.messages(batch, profile), SCHEMA, system=SYSTEM,
+                                           max_tokens=self.max_tokens)
+        except SchemaError:
+            if len(batch) == 1:
+                raise
+            half = len(batch) // 2
+            return self.extract_batch(batch[:half], profile) + self.extract_batch(batch[half:], profile)
         items = raw.get("memories", []) if isinstance(raw, dict) else []
         return self.validate(items, batch, profile)
 
