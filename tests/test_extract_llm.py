@@ -69,15 +69,17 @@ def test_unknown_evidence_ids_are_dropped_and_ungrounded_items_too() -> None:
 
 
 def test_memories_whose_turns_never_name_them_are_dropped() -> None:
-    events = turns("I'm an old man and I ride horses", "My wheelchair is fast")
+    events = turns("I'm an old man and I ride horses", "My wheelchair is fast", "I turned 70 in May")
     model = ScriptedChatModel([reply(
+        {"kind": "fact", "key": "age", "value": "70", "text": "Is 70", "evidence": [12]},
         {"kind": "fact", "key": "location", "value": "Lisbon", "text": "Lives in Lisbon", "evidence": [10]},  # the prompt's example
         {"kind": "fact", "key": "name", "value": "unknown", "text": "Unknown name", "evidence": [10]},
         {"kind": "fact", "key": "age", "value": "old man", "text": "Is an old man", "evidence": [10]},
         {"key": "horse riding", "polarity": "like", "text": "Rides horses", "evidence": [11]},  # wrong turn: regrounded
     )])
     out = LLMExtractor(model).extract(events, [])
-    assert [(m.key, m.value, m.evidence) for m in out] == [("age", "old man", [10]), ("horse riding", "horse riding", [10])]
+    assert [(m.key, m.value, m.evidence) for m in out] == [
+        ("age", "70", [12]), ("age", "old man", [10]), ("horse riding", "horse riding", [10])]
 
 
 def test_items_the_schema_allows_but_that_make_no_sense_are_skipped() -> None:

@@ -327,12 +327,9 @@ def _stems(text: str) -> set[str]:
 
 
 def _supported(subject: str, texts: Sequence[str]) -> bool:
-    """Whether the turns name the memory's subject (a content word of it), or it is a number."""
-    words = _stems(subject)
-    if not words:
-        return bool(subject.strip()) and subject.strip().replace(".", "").isdigit()
+    """Whether the turns name the memory's subject: share a content word (a number counts)."""
     said = set().union(*(_stems(t) for t in texts)) if texts else set()
-    return bool(words & said)
+    return bool(_stems(subject) & said)
 
 
 def _ground(text: str, by_id: dict[int, Event]) -> list[int]:
