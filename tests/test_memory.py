@@ -176,15 +176,17 @@ def test_remember_and_bad_edits(eng: Engine) -> None:
         eng.correct("ana", 999, value="x")
 
 
-def test_context_leads_with_the_profile(eng: Engine) -> None:
+def test_profile_is_packed_first_and_shown_last(eng: Engine) -> None:
     say(eng, "I love sushi", 0)
     say(eng, "I live in Lisbon", 1)
     for i in range(30):
-        say(eng, f"random chatter number {i} about the weather", 2)
+        say(eng, f"chatter number {i}: where should we eat tonight, somewhere new?", 2)
     ctx = eng.context("ana", "where should we eat tonight?", budget=400)
-    profile_part = ctx.text.split("Relevant records:")[0]
+    assert len(ctx.memories) == 2 and ctx.items and ctx.tokens <= 400  # the budget ran out on records
+    records, _, profile_part = ctx.text.partition("What this user has told us (current profile):")
+    assert "Relevant records:" in records and "chatter" in records and "chatter" not in profile_part
     assert "likes sushi" in profile_part and "location: Lisbon" in profile_part
-    assert len(ctx.memories) == 2 and ctx.tokens <= 400
+    assert profile_part.rstrip().endswith("</user_data>")  # next to the request
 
 
 def test_summaries_refresh_incrementally(eng: Engine) -> None:

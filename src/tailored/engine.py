@@ -266,10 +266,10 @@ class Engine:
         records: bool = True,
         task: str = "general",
     ) -> Context:
-        """What the engine knows for ``query``, fenced as user data, under ``budget`` tokens:
-        the current profile (pinned and most relevant first), the ``task`` summary, then the
-        best evidence. ``records=False`` leaves the evidence out: a small model follows a
-        stated preference better without unrelated turns beside it (see the PrefEval MCQ)."""
+        """What the engine knows for ``query``, fenced as user data, under ``budget`` tokens.
+        The current profile (pinned and most relevant first) and the ``task`` summary are
+        packed first and shown last, after the best evidence, next to the request.
+        ``records=False`` leaves the evidence out, for a prompt that needs only who the user is."""
         if budget < 50:
             raise InvalidInput("budget must be at least 50 tokens")
         if not (profile or records):

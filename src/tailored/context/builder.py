@@ -89,8 +89,14 @@ def build_context(
     assistant_weight: float = 1.0,
     assistant_item_tokens: int | None = None,
 ) -> Context:
-    """The profile first (in the given order: most relevant first), then the summary, then
-    the best-scored evidence, until the budget is spent. Evidence is shown in time order.
+    """The profile has first claim on the budget (in the given order: most relevant first),
+    then the summary, then the best-scored evidence, until the budget is spent.
+
+    The block shows them the other way round: evidence in time order, then the summary,
+    then the profile, so that what the user told us sits next to the request. A small model
+    heeds the end of its prompt most: with records before the profile it follows a stated
+    preference as well as with the profile alone (PrefEval MCQ), and the records stay there
+    for questions that they answer.
 
     A budget is a ceiling, not a target: records scoring below ``min_relative_score`` times
     the best hit's score are left out (unrelated filler dilutes what matters), and so are
@@ -160,7 +166,7 @@ def build_context(
         used += cost
     chosen.sort(key=lambda it: (it.time, it.event_id))
     records = (RECORDS_TITLE + "".join(render_item(it) + "\n" for it in chosen)) if chosen else ""
-    text = opening + profile_block + summary_block + records + closing
+    text = opening + records + summary_block + profile_block + closing
     return Context(
         user_id=user_id,
         query=query,
