@@ -181,10 +181,12 @@ def test_profile_is_packed_first_and_shown_last(eng: Engine) -> None:
     say(eng, "I live in Lisbon", 1)
     for i in range(30):
         say(eng, f"chatter number {i}: where should we eat tonight, somewhere new?", 2)
+    eng.summarize("ana")
     ctx = eng.context("ana", "where should we eat tonight?", budget=400)
     assert len(ctx.memories) == 2 and 0 < len(ctx.items) < 30 and ctx.tokens <= 400  # records filled the rest
     records, _, profile_part = ctx.text.partition("What this user has told us (current profile):")
     assert "Relevant records:" in records and "chatter" in records and "chatter" not in profile_part
+    assert records.rindex("\nSummary: ") > records.rindex("chatter")  # the summary between the two
     assert "likes sushi" in profile_part and "location: Lisbon" in profile_part
     assert profile_part.rstrip().endswith("</user_data>")  # next to the request
 
