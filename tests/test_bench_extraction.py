@@ -47,3 +47,21 @@ def test_rules_run_reports_recall_against_what_was_said(tmp_path: Path) -> None:
 
 def test_sentences_split_turns() -> None:
     assert ex.sentences(["Hi! I love jazz. Do you?", "ok"]) == ["Hi!", "I love jazz.", "Do you?", "ok"]
+
+
+def test_spans_add_the_clauses_of_a_compound_sentence() -> None:
+    said = ex.spans(["I like to dance at the club, run a dog obedience school, and eat a lot of sweets. Hi!"])
+    assert said[0] == "I like to dance at the club, run a dog obedience school, and eat a lot of sweets."
+    assert said[1:4] == ["I like to dance at the club", "run a dog obedience school", "eat a lot of sweets."]
+    assert said[4:] == ["Hi!"]  # a one-clause sentence is not repeated
+
+
+def test_a_clause_states_a_line_its_whole_sentence_does_not(tmp_path: Path) -> None:
+    from tailored.embed import load_embedder
+
+    embed = load_embedder("minilm").embed
+    turns = ["I like to dance at the club, run a dog obedience school, and eat a lot of sweets."]
+    line = ["I run a dog obedience school."]
+    whole = float((embed(ex.sentences(turns)) @ embed(line).T).max())
+    best = float((embed(ex.spans(turns)) @ embed(line).T).max())
+    assert whole < ex.THRESHOLD <= best

@@ -47,6 +47,7 @@ SPLITS = {"test": "Synthetic-Persona-Chat_test.csv", "valid": "Synthetic-Persona
 DEFAULT_LIMIT = {"rules": 100, "llm": 20}
 THRESHOLD = 0.6
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_CLAUSE_BREAK = re.compile(r",\s*(?:and\s+)?|\s+(?:and|but)\s+")
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 console = Console(stderr=True)
@@ -112,7 +113,7 @@ class Scored:
     sims: list[list[float]]
     seconds: float
     error: str | None = None
-    stated_best: list[float] = field(default_factory=list)  # per gold line: best cosine with a user sentence
+    stated_best: list[float] = field(default_factory=list)  # per gold line: best cosine with a user sentence or clause
 
     def stated(self, threshold: float) -> np.ndarray:
         """Which gold lines some sentence of the user's turns states (at ``threshold``)."""
@@ -194,6 +195,19 @@ def sentences(turns: list[str]) -> list[str]:
     return [part for t in turns for part in _SENTENCE_END.split(t) if part.strip()]
 
 
+def spans(turns: list[str]) -> list[str]:
+    """Sentences and their clauses: one sentence often voices several persona lines
+    ("I like to dance at the club, run a dog obedience school, and eat a lot of sweets"),
+    and the whole sentence is too far from each line to match it."""
+    out: list[str] = []
+    for sentence in sentences(turns):
+        out.append(sentence)
+        parts = [p for p in _CLAUSE_BREAK.split(sentence) if len(p.split()) >= 2]
+        if len(parts) > 1:
+            out += parts
+    return out
+
+
 def examples(scored: list[Scored], threshold: float, n: int = 8) -> dict[str, list[dict[str, Any]]]:
     """Best pairs just above and just below the threshold, for reading by hand."""
     pairs: list[dict[str, Any]] = []
@@ -228,7 +242,7 @@ def run(
             found, error = [], f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - start
         texts = list(dict.fromkeys(memory_text(m) for m in found if not m.retract))
-        said = sentences(conv.turns)
+        said = spans(conv.turns)
         vecs = embed(texts + said + conv.persona)
         gold = vecs[len(texts) + len(said) :]
         sims = (vecs[: len(texts)] @ gold.T).tolist() if texts else []
@@ -267,18 +281,20 @@ def write_markdown(out: Path, dataset: str) -> Path:
         "the threshold against some gold line. Micro averages over the conversations. A true",
         "memory that is not among the persona lines counts as wrong, so precision is a lower bound.",
         "",
-        "*stated* is the share of gold lines that some sentence of the user's own turns matches",
-        "by the same cosine and threshold: the conversations voice only part of each persona.",
-        "It is not a strict ceiling (a memory's paraphrase can match a line no sentence matches)",
+        "*stated* is the share of gold lines that some sentence of the user's own turns, or a",
+        "clause of one (split at commas, \"and\", \"but\"), matches by the same cosine and",
+        "threshold: the conversations voice only part of each persona. It is not a strict",
+        "ceiling (a memory's paraphrase can match a line no sentence matches)",
         "but it shows how much there is to find. *recall of stated* is the recall among those",
         "lines.",
         "",
         "Checked by hand on test conversations 1-12: their user turns voice 20 of the 56 persona",
         "lines (for example, no turn of conversation 8 says where the user works or who raised",
-        "them). The automatic *stated* measure also finds 20, and disagrees with the reading on",
-        "4 lines, 2 each way. So on this dataset no extractor that reports only what the user",
-        "said can recall much more than a third of all persona lines; *recall of stated* is the",
-        "figure that separates extractors.",
+        "them). Matching whole sentences also finds 20, disagreeing with the reading on 4 lines,",
+        "2 each way; clauses add one (\"I have two boys.\" for \"I am a single mom of two boys.\").",
+        "So on this dataset no extractor that reports only what the user said can recall much",
+        "more than a third of all persona lines (*stated* is 0.34 on test conversations 1-100);",
+        "*recall of stated* is the figure that separates extractors.",
         "",
         table(["extractor", "model", "slice", "conversations", "precision", "recall", "F1", "stated",
                "recall of stated", "memories", "gold lines", "failed", "seconds", "ms/turn"], rows),
