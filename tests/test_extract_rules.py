@@ -134,7 +134,25 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("My husband and I love hiking", {fact("relationship", "married"), like("hiking")}),
     ("I study biology", {fact("education", "biology")}),
     ("I live in Lisbon and I work as a nurse", {fact("location", "Lisbon"), fact("occupation", "nurse")}),
+    # who the user is, was, and where they work
+    ("I'm a biology teacher at a college.", {fact("occupation", "biology teacher")}),
+    ("I'm a student myself.", {fact("occupation", "student")}),
+    ("I'm a bodybuilder, so I eat a lot of meat.", {fact("identity", "bodybuilder")}),
+    ("I'm an old man with one leg.", {fact("identity", "old man")}),
+    ("I'm a proud Republican.", {fact("identity", "proud Republican")}),
+    ("I used to be in the military.", {fact("former", "in the military")}),
+    ("I used to be a carpenter before I retired.", {fact("former", "a carpenter")}),
+    ("I work in a factory.", {fact("workplace", "a factory")}),
+    ("I work in sales.", {fact("workplace", "sales")}),
+    # lists after one verb, quantities
+    ("I like to watch a lot of different kinds of movies and TV shows.", {like("movie"), like("tv show")}),
+    ("I like to dance, run and swim.", {like("dance"), like("run"), like("swim")}),
+    ("I restore classic cars.", {like("classic car")}),
     # nothing to keep
+    ("I'm a bit tired.", set()),
+    ("I'm a little nervous about it.", set()),
+    ("I was a kid back then.", set()),
+    ("I work in the mornings.", set()),
     ("I love it!", set()),
     ("I would love that.", set()),
     ("I like you", set()),
@@ -178,6 +196,21 @@ def test_strength_and_confidence_follow_the_words() -> None:
 def test_texts_are_short_third_person_sentences() -> None:
     texts = {m.text for m in extract_text("I love spicy foods. I'm allergic to peanuts. I live in Lisbon.")}
     assert texts == {"Loves spicy foods", "Avoids peanuts (allergic)", "Is allergic to peanuts", "Lives in Lisbon"}
+
+
+def test_a_list_after_one_verb_keeps_the_verb() -> None:
+    texts = [m.text for m in extract_text("I like to watch a lot of different kinds of movies and TV shows.")]
+    assert texts == ["Likes to watch movies", "Likes to watch TV shows"]
+    texts = [m.text for m in extract_text("I like to go to the gym, listen to 80s music, and collect vintage 50s decorations.")]
+    assert texts == ["Likes to go to the gym", "Likes to listen to 80s music", "Likes to collect vintage 50s decorations"]
+
+
+def test_self_descriptions_are_multi_valued_facts() -> None:
+    mems = extract_text("I'm an environmentalist. I'm a Christian. I used to be in the military.")
+    assert [(m.key, m.text, m.multi) for m in mems] == [
+        ("identity", "Is an environmentalist", True), ("identity", "Is a Christian", True),
+        ("former", "Used to be in the military", True),
+    ]
 
 
 def test_same_topic_lands_on_one_key() -> None:

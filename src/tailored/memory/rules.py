@@ -63,7 +63,7 @@ _SUBJECTLESS = re.compile(r"^(?:(?:now|also|actually|then|these days|nowadays|st
 _QUESTION_START = re.compile(r"^\s*(?:do|does|did|would|are|is|can|could|will|should|have|has|what|why|how|who)\b", re.I)
 _NOT_ASSERTED = re.compile(
     r"\b(?:what|which|that|if|whether|who|whom|thing|things|something|everything|anything|think|wonder|"
-    r"say|said|says|believe|guess you|hope|wish|unless)\s*,?\s*$",
+    r"say|said|says|believe|guess you|hope|wish|unless|like|as if|as though|pretend)\s*,?\s*$",
     re.I,
 )
 _ANYMORE = re.compile(r"\b(?:anymore|any more|no longer|not any longer)\b", re.I)
@@ -149,6 +149,17 @@ _PEOPLE = re.compile(
     r"boyfriend|girlfriend|partner|brother|sister|job|life|cat|dog)\b",
     re.I,
 )
+_QUANTITY_OPENING = re.compile(
+    r"^((?:to [\w-]+\s+)?)(?:a lot of|lots of|a bunch of|plenty of|a (?:wide )?variety of|(?:all|many|different|various) (?:kinds|sorts|types) of)"
+    r"\s+(?:(?:different|various) (?:kinds|sorts|types) of\s+|different\s+)?",
+    re.I,
+)  # "to watch a lot of different kinds of movies" names movies; "games with a lot of text" keeps it
+_HOBBY_VERBS = frozenset(
+    "go play watch read listen cook bake dance run swim hike travel eat drink sing write draw paint collect make "
+    "spend hang ride walk visit learn meet try explore take do build fish shop camp garden knit sew study work help "
+    "volunteer teach see get sleep relax stay use grow fix restore code jog bike surf ski skate climb sail hunt "
+    "watch stream craft design cycle golf box wrestle lift train practice practise chat talk".split()
+)
 MAX_TOPIC_WORDS = 7
 MAX_RELATIVE_TOPIC_WORDS = 10  # "beauty products that are tested on animals" names one thing
 
@@ -174,17 +185,23 @@ def topics(raw: str) -> list[str]:
     text = _TRAILING.sub("", text)
     text = _COMPOUNDS.sub(lambda m: f"{m.group(1)}\x00{m.group(2)}", text)
     out: list[str] = []
-    infinitive = False
+    infinitive, verb = False, ""
     for n, item in enumerate(_LIST.split(text)):
         item = _TRAILING.sub("", clean_phrase(item.replace("\x00", " and ")))
         if len(item.split()) > 3:
             item = _LONG_TAIL.sub("", item)
             item = re.sub(r"\s+that\s+\S+$", "", item)  # a relative clause the cut left with a verb alone
-        item = clean_phrase(item)
+        item = clean_phrase(_QUANTITY_OPENING.sub(r"\1", item))
         if n == 0:
             infinitive = item.lower().startswith("to ")
+            verb = _infinitive_verb(item) if infinitive else ""
+            if verb.split()[1:2] and verb.split()[1].lower() not in _HOBBY_VERBS:
+                verb = ""  # "to minimize waste" is no hobby: its list may be of verbs the table lacks
         elif infinitive and not item.lower().startswith("to "):
-            item = "to " + item  # "I like to dance, run and swim": each item is "to ..."
+            # "I like to dance, run and swim": each item is "to ..."; but in "to watch movies
+            # and TV shows" the second item is another object of the first verb
+            head = item.split()[0].lower() if item.split() else ""
+            item = f"to {item}" if head in _HOBBY_VERBS or not verb else f"{verb} {item}"
         words = item.lower().split()
         relative = any(_relative(words, i) for i in range(len(words)))
         if (
@@ -198,6 +215,16 @@ def topics(raw: str) -> list[str]:
             continue
         out.append(item)
     return out
+
+
+def _infinitive_verb(item: str) -> str:
+    """``to watch`` of "to watch movies", ``to listen to`` of "to listen to jazz"."""
+    words = item.split()
+    if len(words) < 3:
+        return ""
+    if len(words) >= 4 and words[2].lower() in {"to", "with", "at", "in", "on", "about"}:
+        return " ".join(words[:3])
+    return " ".join(words[:2])
 
 
 def _upper_first(text: str) -> str:
@@ -642,12 +669,58 @@ def occupation(hit: Hit) -> list[MemoryIn]:
     return [hit.fact("occupation", value, text, confidence=0.8)]
 
 
+_ROLE_TAIL = re.compile(r"\s+(?:at|in|of|for|with|from|who|that|and|so|but|myself|too|now|here|by|to|on|before|after|until|when|while|because|since)\b.*$", re.I)
+_NOT_A_JOB = re.compile(r"\b(?:student|retiree|veteran|housewife|homemaker)s?$", re.I)  # occupations, not jobs
+_NOT_A_ROLE = frozenset(
+    "bit little lot few couple while fan sucker believer advocate supporter proponent champion kind sort type part "
+    "member fool mess".split()
+)  # a degree ("a bit tired") or a stance ("a strong advocate for ..."), not who the user is
+
+
+def _role(raw: str) -> str | None:
+    """The noun phrase of ``I am a …`` up to its first preposition or clause ("biology
+    teacher" of "biology teacher at a college"), or None where it is a degree or a
+    stance ("a bit", "a big fan")."""
+    value = _ROLE_TAIL.sub("", clean_phrase(_TRAILING.sub("", raw)))
+    words = value.lower().split()
+    if not words or len(words) > 4 or _NOT_A_ROLE.intersection(words):
+        return None
+    return value
+
+
 def occupation_is(hit: Hit) -> list[MemoryIn]:
-    """``I am a nurse``: only when the noun is an occupation word."""
-    value = clean_phrase(_TRAILING.sub("", hit.group("v")))
-    if not _OCC.search(value) or len(value.split()) > 4:
+    """``I am a nurse`` is an occupation; ``I am a bodybuilder`` describes the user all the
+    same, and is kept as one of their ``identity`` facts (only in the present tense)."""
+    value = _role(hit.group("v"))
+    if value is None:
         return []
-    return [hit.fact("occupation", value, f"Works as {_article(value)}", confidence=0.8)]
+    if _OCC.search(value):
+        verb = "Is" if _NOT_A_JOB.search(value) else "Works as"
+        return [hit.fact("occupation", value, f"{verb} {_article(value)}", confidence=0.8)]
+    if hit.group("fv").lower() != "am":
+        return []
+    return [hit.fact("identity", value, f"Is {_article(value)}", confidence=0.7, multi=True)]
+
+
+def former(hit: Hit) -> list[MemoryIn]:
+    """``I used to be in the military``, ``I used to be a teacher``: a past the user keeps."""
+    head = hit.group("head").strip()
+    value = _role(hit.group("v"))
+    if value is None:
+        return []
+    value = f"{head} {value}"
+    return [hit.fact("former", value, f"Used to be {value}", confidence=0.7, multi=True)]
+
+
+_WHEN = re.compile(r"^(?:the )?(?:morning|evening|afternoon|night|day|summer|winter|spring|fall|weekend|shift)s?\b", re.I)
+
+
+def works_in(hit: Hit) -> list[MemoryIn]:
+    """``I work in a factory``, ``I work in sales`` (not ``in the mornings``)."""
+    value = _role(hit.group("v"))
+    if value is None or _WHEN.match(value):
+        return []
+    return [hit.fact("workplace", value, f"Works in {value}", confidence=0.7)]
 
 
 def business(hit: Hit) -> list[MemoryIn]:
@@ -753,7 +826,6 @@ _LIKE_WORDS = (
     r"am crazy about|am passionate about|am keen on|am fond of|am interested in|am addicted to|"
     r"cannot get enough of|cannot live without|live for|priorit[iy]ze|prioritise|thrive (?:in|on)"
 )
-_FACT_VERB = r"(?:am|have been|was)"
 
 RULES: list[Rule] = [
     # retractions and changes first: they contain the words the plain rules look for
@@ -801,7 +873,7 @@ RULES: list[Rule] = [
     rule("sweet-tooth", ME + r"have (?:a |such a )?(?:big |huge |real |serious )?sweet tooth", sweet_tooth),
     rule("hobby", r"\bmy (?:favou?rite )?(?:hobby is|hobbies are|hobbies include|passion is|passions are|pastimes? (?:is|are))" + _OBJ, hobby),
     rule("free-time", r"\bin my (?:free|spare) time,?\s+I\s+" + ADV + r"(?:like to |love to |enjoy )?(?P<obj>.+)", hobby),
-    rule("plays", ME + r"(?P<verb>play|collect|practice|practise|knit|bake|volunteer)\s+(?P<obj>(?!with\b|for\b|a lot\b|it\b|them\b|that\b|outside\b|around\b).+)", hobby),
+    rule("plays", ME + r"(?P<verb>play|collect|practice|practise|knit|bake|volunteer|restore|sew|paint|draw|brew)\s+(?P<obj>(?!with\b|for\b|a lot\b|it\b|them\b|that\b|outside\b|around\b).+)", hobby),
     rule("is-great", r"^(?:(?:actually|honestly|well|oh|i think|i guess|i find|yes|yeah)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:so |really |just |absolutely |truly |pretty |still |totally |honestly )*(?P<adj>" + _POS_ADJ + r")\b", evaluation),
     # facts
     rule("name", r"\b(?:my name is|call me|I am called|I go by|the name is)\s+(?P<v>[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*)?)", name),
@@ -812,7 +884,9 @@ RULES: list[Rule] = [
     rule("from", ME + r"(?:am|come)\s+(?:originally\s+)?from\s+(?P<v>.+)", hometown),
     rule("works-as", ME + r"(?:work|am working|have worked|worked)\s+as\s+(?:a |an )?(?P<v>.+)", occupation),
     rule("retired", ME + r"am\s+(?P<v>retired|unemployed|self-employed)\b", occupation),
-    rule("is-a", ME + _FACT_VERB + r"\s+(?:a |an )(?P<v>(?:[\w-]+\s+){0,3}[\w-]+)", occupation_is),
+    rule("is-a", ME + r"(?P<fv>am|have been|was)\s+(?:a |an )(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", occupation_is),
+    rule("used-to-be", ME + r"used to be\s+(?P<head>a |an |in (?:the )?|on (?:the )?)(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", former),
+    rule("works-in", ME + r"(?:work|am working)\s+in\s+(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", works_in),
     rule("runs", ME + r"(?P<verb>run|own|manage)\s+(?:a |an |my own )(?P<v>.+)", business),
     rule("works-at", ME + r"(?:work|am working)\s+(?:at|for)\s+(?P<v>.+)", workplace),
     rule("studies", ME + r"(?P<verb>study|studied|am studying|major in|majored in|am majoring in|graduated from|go to|attend|am attending)\s+(?P<v>.+)", education),
