@@ -82,6 +82,17 @@ def test_memories_whose_turns_never_name_them_are_dropped() -> None:
         ("age", "70", [12]), ("age", "old man", [10]), ("horse riding", "horse riding", [10])]
 
 
+def test_copied_chat_lines_and_sentences_about_others_are_dropped() -> None:
+    events = turns("Hi, I'm [User 1's name].", "I love turtles! His name was Leonardo.", "Me too! We can go play frisbee.")
+    model = ScriptedChatModel([reply(
+        {"kind": "fact", "key": "name", "value": "me", "text": "Hi, I'm [User 1's name", "evidence": [10]},
+        {"key": "turtles", "polarity": "like", "text": "Likes turtles", "evidence": [11]},
+        {"key": "red-eared slider", "polarity": "like", "text": "His name was Leonardo", "evidence": [11]},
+        {"key": "frisbee", "polarity": "like", "text": "Me too! We can go play frisbee", "evidence": [12]},
+    )])
+    assert [m.text for m in LLMExtractor(model).extract(events, [])] == ["Likes turtles"]
+
+
 def test_items_the_schema_allows_but_that_make_no_sense_are_skipped() -> None:
     events = turns("I love jazz")
     raw = json.dumps({"memories": [

@@ -5,6 +5,8 @@ id, and the user's current profile, so the model can return what is new, what ch
 what the user no longer holds (``retract``) instead of repeating what is known. The output
 is constrained to ``SCHEMA`` and then checked here, item by item:
 
+- a text that copies a chat line ("Hi, ...", "Me too! ...") or speaks of someone else
+  ("His name was ...") is dropped, as is one holding a template slot ("[User 1's name");
 - evidence ids must name turns of the batch (unknown ids are dropped; an item left without
   evidence is grounded on the one turn that shares its words, or dropped);
 - ``valid_from`` is the time of the latest evidence turn;
@@ -101,6 +103,12 @@ FACT_ALIASES = {
 MULTI_KEYS = frozenset({"pet", "children", "grandchildren", "allergy", "hobby", "sibling", "language", "instrument", "sport"})
 _WORD = re.compile(r"[a-z0-9]+")
 _PLACEHOLDER = re.compile(r"\[[^\]]*\]|<[^>]*>")
+_TEMPLATE_SLOT = re.compile(r"\[|<[^>]*>")  # "Hi, I'm [User 1's name", cut short in the text
+_CHAT_COPY = re.compile(
+    r"^(?:(?:hi|hello|hey|me too|thanks|thank you|yes|yeah|yep|no(?!\s+longer)|nope|oh|wow|cool|great|nice|sure|okay|ok|well|haha|lol)\b"
+    r"|(?:he|she|they|his|her|their|its|it|you|your)\b)",
+    re.I,
+)  # a copied chat line or a sentence about someone else, not a description of the user
 _STOP = frozenset("i a an the my to of in and or is am are for with at on do not like likes".split())
 
 
@@ -252,8 +260,10 @@ class LLMExtractor(Extractor):
         retract = bool(item.get("retract", False))
         if kind not in ("fact", "preference") or not raw_key:
             return None
-        if _PLACEHOLDER.search(value) or _PLACEHOLDER.search(raw_key):
+        if _PLACEHOLDER.search(value) or _PLACEHOLDER.search(raw_key) or _TEMPLATE_SLOT.search(text):
             return None  # a template slot ("[User 1's name]") is not a value
+        if _CHAT_COPY.match(text):
+            return None  # "Me too! We can go play frisbee", "His name was Leonardo"
         evidence = [i for i in item.get("evidence") or [] if isinstance(i, int) and not isinstance(i, bool) and i in by_id]
         evidence = list(dict.fromkeys(evidence))
         subject = raw_key if kind == "preference" else value or text
