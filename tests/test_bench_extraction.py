@@ -54,6 +54,7 @@ def test_spans_add_the_clauses_of_a_compound_sentence() -> None:
     assert said[0] == "I like to dance at the club, run a dog obedience school, and eat a lot of sweets."
     assert said[1:4] == ["I like to dance at the club", "run a dog obedience school", "eat a lot of sweets."]
     assert said[4:] == ["Hi!"]  # a one-clause sentence is not repeated
+    assert ex.spans(["Yes, I have two boys."]) == ["Yes, I have two boys.", "I have two boys."]
 
 
 def test_a_clause_states_a_line_its_whole_sentence_does_not(tmp_path: Path) -> None:

@@ -83,14 +83,19 @@ def test_memories_whose_turns_never_name_them_are_dropped() -> None:
 
 
 def test_copied_chat_lines_and_sentences_about_others_are_dropped() -> None:
-    events = turns("Hi, I'm [User 1's name].", "I love turtles! His name was Leonardo.", "Me too! We can go play frisbee.")
+    events = turns("Hi, I'm [User 1's name].", "I love turtles! His name was Leonardo.", "Me too! We can go play frisbee.",
+                   "I love running too! It's so relaxing.", "That's cool! I've never been to Ohio.")
     model = ScriptedChatModel([reply(
         {"kind": "fact", "key": "name", "value": "me", "text": "Hi, I'm [User 1's name", "evidence": [10]},
         {"key": "turtles", "polarity": "like", "text": "Likes turtles", "evidence": [11]},
         {"key": "red-eared slider", "polarity": "like", "text": "His name was Leonardo", "evidence": [11]},
         {"key": "frisbee", "polarity": "like", "text": "Me too! We can go play frisbee", "evidence": [12]},
+        {"key": "running", "polarity": "like", "text": "I love running too! It's so relaxing", "evidence": [13]},
+        {"kind": "fact", "key": "favorite place", "value": "Ohio", "text": "I've never been to Ohio", "evidence": [14]},
+        {"key": "ohio", "polarity": "like", "text": "That's cool! I've never been to Ohio", "evidence": [14]},
     )])
-    assert [m.text for m in LLMExtractor(model).extract(events, [])] == ["Likes turtles"]
+    out = LLMExtractor(model).extract(events, [])
+    assert [m.text for m in out] == ["Likes turtles", "Likes running"]  # the first-person line, written as a note
 
 
 def test_items_the_schema_allows_but_that_make_no_sense_are_skipped() -> None:

@@ -203,8 +203,8 @@ def spans(turns: list[str]) -> list[str]:
     for sentence in sentences(turns):
         out.append(sentence)
         parts = [p for p in _CLAUSE_BREAK.split(sentence) if len(p.split()) >= 2]
-        if len(parts) > 1:
-            out += parts
+        if parts != [sentence]:
+            out += parts  # also "I have two boys." of "Yes, I have two boys."
     return out
 
 

@@ -5,8 +5,10 @@ id, and the user's current profile, so the model can return what is new, what ch
 what the user no longer holds (``retract``) instead of repeating what is known. The output
 is constrained to ``SCHEMA`` and then checked here, item by item:
 
-- a text that copies a chat line ("Hi, ...", "Me too! ...") or speaks of someone else
-  ("His name was ...") is dropped, as is one holding a template slot ("[User 1's name");
+- a text that copies a chat line ("Hi, ...", "Me too! ...", "That's cool! ...") or speaks of
+  someone else ("His name was ...") is dropped, as is one holding a template slot ("[User
+  1's name"); a preference with a first-person text ("I love running too!") is written
+  again from its stance and key ("Likes running"), a fact with one is dropped;
 - evidence ids must name turns of the batch (unknown ids are dropped; an item left without
   evidence is grounded on the one turn that shares its words, or dropped);
 - ``valid_from`` is the time of the latest evidence turn;
@@ -106,9 +108,11 @@ _PLACEHOLDER = re.compile(r"\[[^\]]*\]|<[^>]*>")
 _TEMPLATE_SLOT = re.compile(r"\[|<[^>]*>")  # "Hi, I'm [User 1's name", cut short in the text
 _CHAT_COPY = re.compile(
     r"^(?:(?:hi|hello|hey|me too|thanks|thank you|yes|yeah|yep|no(?!\s+longer)|nope|oh|wow|cool|great|nice|sure|okay|ok|well|haha|lol)\b"
-    r"|(?:he|she|they|his|her|their|its|it|you|your)\b)",
+    r"|(?:he|she|they|his|her|their|its|it|it's|you|your|what|how|why|where|when|who|so|that|that's|this)\b"
+    r"|i(?:'m| am) (?:sure|glad|not sure)\b|i (?:can imagine|guess|think|hope)\b)",
     re.I,
 )  # a copied chat line or a sentence about someone else, not a description of the user
+_FIRST_PERSON = re.compile(r"^(?:i|i'm|i've|i'd|i'll|my)\b", re.I)  # "I love running too!": the chat line, not a note
 _STOP = frozenset("i a an the my to of in and or is am are for with at on do not like likes".split())
 
 
@@ -264,6 +268,10 @@ class LLMExtractor(Extractor):
             return None  # a template slot ("[User 1's name]") is not a value
         if _CHAT_COPY.match(text):
             return None  # "Me too! We can go play frisbee", "His name was Leonardo"
+        if _FIRST_PERSON.match(text):
+            if kind == "fact":
+                return None  # "I've never been to Ohio" as a "favorite place": a chat line, not a fact
+            text = ""  # written again below from the stance and key: "Likes running"
         evidence = [i for i in item.get("evidence") or [] if isinstance(i, int) and not isinstance(i, bool) and i in by_id]
         evidence = list(dict.fromkeys(evidence))
         subject = raw_key if kind == "preference" else value or text
