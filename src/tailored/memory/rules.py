@@ -158,7 +158,7 @@ _HOBBY_VERBS = frozenset(
     "go play watch read listen cook bake dance run swim hike travel eat drink sing write draw paint collect make "
     "spend hang ride walk visit learn meet try explore take do build fish shop camp garden knit sew study work help "
     "volunteer teach see get sleep relax stay use grow fix restore code jog bike surf ski skate climb sail hunt "
-    "watch stream craft design cycle golf box wrestle lift train practice practise chat talk".split()
+    "stream craft design cycle golf box wrestle lift train practice practise chat talk".split()
 )
 MAX_TOPIC_WORDS = 7
 MAX_RELATIVE_TOPIC_WORDS = 10  # "beauty products that are tested on animals" names one thing
@@ -195,8 +195,6 @@ def topics(raw: str) -> list[str]:
         if n == 0:
             infinitive = item.lower().startswith("to ")
             verb = _infinitive_verb(item) if infinitive else ""
-            if verb.split()[1:2] and verb.split()[1].lower() not in _HOBBY_VERBS:
-                verb = ""  # "to minimize waste" is no hobby: its list may be of verbs the table lacks
         elif infinitive and not item.lower().startswith("to "):
             # "I like to dance, run and swim": each item is "to ..."; but in "to watch movies
             # and TV shows" the second item is another object of the first verb
@@ -218,9 +216,11 @@ def topics(raw: str) -> list[str]:
 
 
 def _infinitive_verb(item: str) -> str:
-    """``to watch`` of "to watch movies", ``to listen to`` of "to listen to jazz"."""
+    """``to watch`` of "to watch movies", ``to listen to`` of "to listen to jazz"; none for
+    a verb outside ``_HOBBY_VERBS`` ("to minimize waste"), whose list may be of verbs the
+    table lacks ("to minimize waste and reuse bags")."""
     words = item.split()
-    if len(words) < 3:
+    if len(words) < 3 or words[1].lower() not in _HOBBY_VERBS:
         return ""
     if len(words) >= 4 and words[2].lower() in {"to", "with", "at", "in", "on", "about"}:
         return " ".join(words[:3])
