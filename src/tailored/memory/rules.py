@@ -63,9 +63,11 @@ _SUBJECTLESS = re.compile(r"^(?:(?:now|also|actually|then|these days|nowadays|st
 _QUESTION_START = re.compile(r"^\s*(?:do|does|did|would|are|is|can|could|will|should|have|has|what|why|how|who)\b", re.I)
 _NOT_ASSERTED = re.compile(
     r"\b(?:what|which|that|if|whether|who|whom|thing|things|something|everything|anything|think|wonder|"
-    r"say|said|says|believe|guess you|hope|wish|unless|like|as if|as though|pretend)\s*,?\s*$",
+    r"say|said|says|believe|guess you|hope|wish|unless|as if|as though|pretend|imagine|suppose|supposing|assuming|"
+    r"roleplay|role-play|where|thinks)\s*,?\s*$",
     re.I,
 )
+_LIKE_BEFORE = re.compile(r"\blike\s*$", re.I)  # "explain it like I'm five"; not "Like, I'm allergic"
 _ANYMORE = re.compile(r"\b(?:anymore|any more|no longer|not any longer)\b", re.I)
 
 
@@ -170,9 +172,11 @@ def _relative(words: list[str], i: int) -> bool:
     return words[i] == "that" and 0 < i < len(words) - 1
 
 
-def topics(raw: str) -> list[str]:
+def topics(raw: str, *, drop_quantity: bool = False) -> list[str]:
     """The topics named by the words after a verb: cut at a subordinate clause, trailing
-    adverbials removed, lists split, vague or overlong items dropped.
+    adverbials removed, lists split, vague or overlong items dropped. ``drop_quantity``
+    drops an item's opening "a lot of" (right for a like: "to watch a lot of movies";
+    wrong under a negation: "I don't eat a lot of meat" is not "avoids meat").
 
     Examples
     --------
@@ -188,18 +192,21 @@ def topics(raw: str) -> list[str]:
     infinitive, verb = False, ""
     for n, item in enumerate(_LIST.split(text)):
         item = _TRAILING.sub("", clean_phrase(item.replace("\x00", " and ")))
+        whole = item
         if len(item.split()) > 3:
             item = _LONG_TAIL.sub("", item)
             item = re.sub(r"\s+that\s+\S+$", "", item)  # a relative clause the cut left with a verb alone
-        item = clean_phrase(_QUANTITY_OPENING.sub(r"\1", item))
+        cut = item != whole
+        item = clean_phrase(_QUANTITY_OPENING.sub(r"\1", item) if drop_quantity else item)
         if n == 0:
             infinitive = item.lower().startswith("to ")
-            verb = _infinitive_verb(item) if infinitive else ""
+            # a verb whose phrase was cut ("to hang out with friends") has lost what a
+            # later item would be the object of
+            verb = _infinitive_verb(item) if infinitive and not cut else ""
         elif infinitive and not item.lower().startswith("to "):
             # "I like to dance, run and swim": each item is "to ..."; but in "to watch movies
             # and TV shows" the second item is another object of the first verb
-            head = item.split()[0].lower() if item.split() else ""
-            item = f"to {item}" if head in _HOBBY_VERBS or not verb else f"{verb} {item}"
+            item = f"{verb} {item}" if verb and _plural_object(item) else f"to {item}"
         words = item.lower().split()
         relative = any(_relative(words, i) for i in range(len(words)))
         if (
@@ -222,9 +229,21 @@ def _infinitive_verb(item: str) -> str:
     words = item.split()
     if len(words) < 3 or words[1].lower() not in _HOBBY_VERBS:
         return ""
-    if len(words) >= 4 and words[2].lower() in {"to", "with", "at", "in", "on", "about"}:
+    if len(words) >= 4 and words[2].lower() == "to":
         return " ".join(words[:3])
     return " ".join(words[:2])
+
+
+def _plural_object(item: str) -> bool:
+    """Whether a list item reads as a plural noun ("TV shows", "magazines") rather than a
+    verb ("chill", "meditate"): without a part-of-speech tagger, the plural is the tell."""
+    words = item.lower().split()
+    return (
+        0 < len(words) <= 2
+        and words[0] not in _HOBBY_VERBS
+        and words[-1].endswith("s")
+        and not words[-1].endswith(("ss", "us", "is"))
+    )
 
 
 def _upper_first(text: str) -> str:
@@ -309,7 +328,9 @@ DIETS = {
 _DIET = r"(?P<diet>vegetarian|vegan|pescatarian|pescetarian|gluten[- ]free|celiac|coeliac|lactose[- ]intolerant|kosher|halal|keto|paleo)"
 _CONSUME = {"eat", "drink", "consume", "touch", "have", "use", "smoke", "eating", "drinking", "smoking", "having"}
 OCCUPATIONS = (
-    "teacher|nurse|doctor|physician|surgeon|dentist|engineer|developer|programmer|software engineer|"
+    "teacher|practitioner|intern|technician|assistant|specialist|officer|worker|representative|broker|agent|"
+    "administrator|sysadmin|handyman|contractor|supervisor|operator|instructor|educator|counselor|caregiver|"
+    "nurse|doctor|physician|surgeon|dentist|engineer|developer|programmer|software engineer|"
     "designer|architect|lawyer|attorney|accountant|chef|cook|baker|waiter|waitress|bartender|barista|"
     "writer|author|journalist|editor|photographer|artist|painter|musician|singer|actor|actress|dancer|"
     "pilot|driver|truck driver|mechanic|electrician|plumber|carpenter|farmer|firefighter|police officer|"
@@ -397,7 +418,7 @@ def likes(hit: Hit) -> list[MemoryIn]:
     obj = hit.group("obj")
     if verb.lower() == "prefer" or verb.lower().startswith("priorit"):  # "tea over coffee" is a like of tea
         obj = re.split(r"\s+(?:over|to|rather than|instead of|more than)\s+", obj, maxsplit=1, flags=re.I)[0]
-    return [hit.pref(t, "like", strength, confidence, template) for t in topics(obj)]
+    return [hit.pref(t, "like", strength, confidence, template) for t in topics(obj, drop_quantity=True)]
 
 
 def sweet_tooth(hit: Hit) -> list[MemoryIn]:
@@ -669,12 +690,18 @@ def occupation(hit: Hit) -> list[MemoryIn]:
     return [hit.fact("occupation", value, text, confidence=0.8)]
 
 
-_ROLE_TAIL = re.compile(r"\s+(?:at|in|of|for|with|from|who|that|and|so|but|myself|too|now|here|by|to|on|before|after|until|when|while|because|since)\b.*$", re.I)
+_ROLE_TAIL = re.compile(
+    r"\s+(?:(?:at|in|of|for|with|from|who|that|and|so|but|myself|too|now|here|by|to|on|as|before|after|until|when|while|"
+    r"because|since)\b|\w+ing\b).*$",
+    re.I,
+)  # "biology teacher at a college", "American living in Japan"
 _NOT_A_JOB = re.compile(r"\b(?:student|retiree|veteran|housewife|homemaker)s?$", re.I)  # occupations, not jobs
 _NOT_A_ROLE = frozenset(
     "bit little lot few couple while fan sucker believer advocate supporter proponent champion kind sort type part "
-    "member fool mess".split()
-)  # a degree ("a bit tired") or a stance ("a strong advocate for ..."), not who the user is
+    "member fool mess tad second minute minutes hour hours day days week weeks month months year years percent "
+    "hundred thousand million mile miles drive walk".split()
+)  # a degree ("a bit tired"), a stance ("a strong advocate for ...") or a measure ("a day late")
+_BARE_HEADS = frozenset({"person", "guy", "work", "thing", "one"})  # "I'm a person who ...": the rest was cut
 
 
 def _role(raw: str) -> str | None:
@@ -683,23 +710,39 @@ def _role(raw: str) -> str | None:
     stance ("a bit", "a big fan")."""
     value = _ROLE_TAIL.sub("", clean_phrase(_TRAILING.sub("", raw)))
     words = value.lower().split()
-    if not words or len(words) > 4 or _NOT_A_ROLE.intersection(words):
+    if (
+        not words
+        or len(words) > 4
+        or _NOT_A_ROLE.intersection(words)
+        or value.lower() in _BARE_HEADS
+        or any(w.isdigit() or (w in _NUMBERS and w not in ("a", "an")) for w in words)
+    ):
         return None
     return value
 
 
 def occupation_is(hit: Hit) -> list[MemoryIn]:
     """``I am a nurse`` is an occupation; ``I am a bodybuilder`` describes the user all the
-    same, and is kept as one of their ``identity`` facts (only in the present tense)."""
-    value = _role(hit.group("v"))
-    if value is None:
+    same, and is kept as one of their ``identity`` facts; ``I was a nurse`` is a ``former``
+    one. Each role of "a mom and a teacher" counts; a question ("I'm a morning person?")
+    asserts none."""
+    if hit.clause.rstrip().endswith("?"):
         return []
-    if _OCC.search(value):
-        verb = "Is" if _NOT_A_JOB.search(value) else "Works as"
-        return [hit.fact("occupation", value, f"{verb} {_article(value)}", confidence=0.8)]
-    if hit.group("fv").lower() != "am":
-        return []
-    return [hit.fact("identity", value, f"Is {_article(value)}", confidence=0.7, multi=True)]
+    tense = hit.group("fv").lower()
+    out: list[MemoryIn] = []
+    for part in re.split(r"\s+and\s+(?:a|an)\s+", hit.group("v"), flags=re.I):
+        value = _role(part)
+        if value is None:
+            break
+        if tense == "was":
+            if _OCC.search(value):
+                out.append(hit.fact("former", _article(value), f"Used to be {_article(value)}", confidence=0.7, multi=True))
+        elif _OCC.search(value):
+            verb = "Is" if _NOT_A_JOB.search(value) else "Works as"
+            out.append(hit.fact("occupation", value, f"{verb} {_article(value)}", confidence=0.8))
+        elif tense == "am":
+            out.append(hit.fact("identity", value, f"Is {_article(value)}", confidence=0.7, multi=True))
+    return out
 
 
 def former(hit: Hit) -> list[MemoryIn]:
@@ -712,15 +755,20 @@ def former(hit: Hit) -> list[MemoryIn]:
     return [hit.fact("former", value, f"Used to be {value}", confidence=0.7, multi=True)]
 
 
-_WHEN = re.compile(r"^(?:the )?(?:morning|evening|afternoon|night|day|summer|winter|spring|fall|weekend|shift)s?\b", re.I)
+_WHEN = re.compile(
+    r"^(?:(?:the|an?|\d+|my|our) )?(?:early |late )?(?:morning|evening|afternoon|night|day|hour|minute|week|month|year|"
+    r"summer|winter|spring|fall|weekend|shift|silence|burst|person|peace|private|public|groups?|teams?|pairs?)s?\b",
+    re.I,
+)  # when or how the user works, not where
 
 
 def works_in(hit: Hit) -> list[MemoryIn]:
-    """``I work in a factory``, ``I work in sales`` (not ``in the mornings``)."""
+    """``I work in a factory``, ``I work in sales`` (not ``in the mornings``). Kept as the
+    user's ``field``, apart from the ``workplace`` of "I work at Acme"."""
     value = _role(hit.group("v"))
     if value is None or _WHEN.match(value):
         return []
-    return [hit.fact("workplace", value, f"Works in {value}", confidence=0.7)]
+    return [hit.fact("field", value, f"Works in {value}", confidence=0.7)]
 
 
 def business(hit: Hit) -> list[MemoryIn]:
@@ -873,7 +921,7 @@ RULES: list[Rule] = [
     rule("sweet-tooth", ME + r"have (?:a |such a )?(?:big |huge |real |serious )?sweet tooth", sweet_tooth),
     rule("hobby", r"\bmy (?:favou?rite )?(?:hobby is|hobbies are|hobbies include|passion is|passions are|pastimes? (?:is|are))" + _OBJ, hobby),
     rule("free-time", r"\bin my (?:free|spare) time,?\s+I\s+" + ADV + r"(?:like to |love to |enjoy )?(?P<obj>.+)", hobby),
-    rule("plays", ME + r"(?P<verb>play|collect|practice|practise|knit|bake|volunteer|restore|sew|paint|draw|brew)\s+(?P<obj>(?!with\b|for\b|a lot\b|it\b|them\b|that\b|outside\b|around\b).+)", hobby),
+    rule("plays", ME + r"(?P<verb>play|collect|practice|practise|knit|bake|volunteer|restore|sew|brew)\s+(?P<obj>(?!with\b|for\b|a lot\b|it\b|them\b|that\b|outside\b|around\b).+)", hobby),
     rule("is-great", r"^(?:(?:actually|honestly|well|oh|i think|i guess|i find|yes|yeah)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:so |really |just |absolutely |truly |pretty |still |totally |honestly )*(?P<adj>" + _POS_ADJ + r")\b", evaluation),
     # facts
     rule("name", r"\b(?:my name is|call me|I am called|I go by|the name is)\s+(?P<v>[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*)?)", name),
@@ -885,8 +933,8 @@ RULES: list[Rule] = [
     rule("works-as", ME + r"(?:work|am working|have worked|worked)\s+as\s+(?:a |an )?(?P<v>.+)", occupation),
     rule("retired", ME + r"am\s+(?P<v>retired|unemployed|self-employed)\b", occupation),
     rule("is-a", ME + r"(?P<fv>am|have been|was)\s+(?:a |an )(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", occupation_is),
-    rule("used-to-be", ME + r"used to be\s+(?P<head>a |an |in (?:the )?|on (?:the )?)(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", former),
-    rule("works-in", ME + r"(?:work|am working)\s+in\s+(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", works_in),
+    rule("used-to-be", ME + r"used to be\s+(?P<head>a |an |(?:in|on) (?:the|a|an) )(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", former),
+    rule("works-in", ME + r"work\s+in\s+(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", works_in),
     rule("runs", ME + r"(?P<verb>run|own|manage)\s+(?:a |an |my own )(?P<v>.+)", business),
     rule("works-at", ME + r"(?:work|am working)\s+(?:at|for)\s+(?P<v>.+)", workplace),
     rule("studies", ME + r"(?P<verb>study|studied|am studying|major in|majored in|am majoring in|graduated from|go to|attend|am attending)\s+(?P<v>.+)", education),
@@ -957,7 +1005,9 @@ class RulesExtractor(Extractor):
                 for m in r.pattern.finditer(clause):
                     if any(m.start() < end and start < m.end() for start, end in claimed):
                         continue
-                    if _NOT_ASSERTED.search(clause[: m.start()]):
+                    if _NOT_ASSERTED.search(clause[: m.start()]) or (
+                        _LIKE_BEFORE.search(clause[: m.start()]) and re.match(r"I am\b", clause[m.start() :], re.I)
+                    ):
                         continue
                     claimed.append((m.start(), m.end()))
                     for mem in r.handler(Hit(m, clause, event, profile)):
