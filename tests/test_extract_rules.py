@@ -142,6 +142,7 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("I'm a proud Republican.", {fact("identity", "proud Republican")}),
     ("I used to be in the military.", {fact("former", "in the military")}),
     ("I used to be a carpenter before I retired.", {fact("former", "a carpenter")}),
+    ("I used to be a vegetarian.", {fact("diet", "vegetarian", True), no_longer("meat", "avoid")}),
     ("I work in a factory.", {fact("field", "a factory")}),
     ("I work in IT as a sysadmin.", {fact("field", "IT")}),
     ("I was a teacher for 20 years before I retired.", {fact("former", "a teacher")}),

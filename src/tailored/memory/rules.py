@@ -705,9 +705,9 @@ _BARE_HEADS = frozenset({"person", "guy", "work", "thing", "one"})  # "I'm a per
 
 
 def _role(raw: str) -> str | None:
-    """The noun phrase of ``I am a …`` up to its first preposition or clause ("biology
-    teacher" of "biology teacher at a college"), or None where it is a degree or a
-    stance ("a bit", "a big fan")."""
+    """The noun phrase after ``I am a``, ``I used to be a`` or ``I work in``, up to its first
+    preposition or clause ("biology teacher" of "biology teacher at a college"), or None
+    where it is a degree, a stance or a measure ("a bit", "a big fan", "a day")."""
     value = _ROLE_TAIL.sub("", clean_phrase(_TRAILING.sub("", raw)))
     words = value.lower().split()
     if (
@@ -886,6 +886,7 @@ RULES: list[Rule] = [
          retract_like, needs=_ANYMORE),
     rule("stopped", ME + r"(?:have\s+)?(?:stopped|quit|gave up|have given up|gave up on)\s+(?P<verb>eating|drinking|smoking|liking|playing|watching)?\s*(?P<obj>.+)", retract_like),
     rule("diet-gone", ME + r"(?:am|have been)\s+(?:no longer|not)\s+(?:a |an )?" + _DIET, diet_gone, needs=_ANYMORE),
+    rule("diet-used-to", ME + r"used to be\s+(?:a |an )?(?:strict )?" + _DIET + r"\b", diet_gone),
     rule("eat-again", ME + r"(?:(?:have )?started\s+)?(?:eat|eating|drink|drinking|have|am eating)\s+(?P<obj>.+?)\s+again\b", eats_again),
     rule("allergy-gone", ME + r"(?:am|have been)\s+(?:no longer|not)\s+allergic to" + _OBJ, allergy_gone, needs=_ANYMORE),
     rule("allergy-outgrown", ME + r"(?:have )?outgrown my\s+(?P<obj>[\w -]{2,30}?)\s+allerg(?:y|ies)", allergy_gone),
