@@ -57,7 +57,7 @@ def test_spans_add_the_clauses_of_a_compound_sentence() -> None:
     assert ex.spans(["Yes, I have two boys."]) == ["Yes, I have two boys.", "I have two boys."]
 
 
-def test_a_clause_states_a_line_its_whole_sentence_does_not(tmp_path: Path) -> None:
+def test_a_clause_states_a_line_its_whole_sentence_does_not() -> None:
     from tailored.embed import load_embedder
 
     embed = load_embedder("minilm").embed

@@ -116,7 +116,7 @@ class Scored:
     stated_best: list[float] = field(default_factory=list)  # per gold line: best cosine with a user sentence or clause
 
     def stated(self, threshold: float) -> np.ndarray:
-        """Which gold lines some sentence of the user's turns states (at ``threshold``)."""
+        """Which gold lines some sentence of the user's turns, or a clause of one, states (at ``threshold``)."""
         return np.asarray(self.stated_best, dtype=float) >= threshold if self.stated_best else np.zeros(len(self.gold), bool)
 
     def recalled(self, threshold: float) -> int:

@@ -30,7 +30,7 @@ from datetime import datetime
 
 from ..types import Event, Memory, MemoryIn, Polarity
 from .base import Extractor
-from .normalize import clean_phrase, normalize_key, normalize_title
+from .normalize import clean_phrase, normalize_key, normalize_title, singular
 
 # -- text preparation --------------------------------------------------------------------
 
@@ -238,12 +238,7 @@ def _plural_object(item: str) -> bool:
     """Whether a list item reads as a plural noun ("TV shows", "magazines") rather than a
     verb ("chill", "meditate"): without a part-of-speech tagger, the plural is the tell."""
     words = item.lower().split()
-    return (
-        0 < len(words) <= 2
-        and words[0] not in _HOBBY_VERBS
-        and words[-1].endswith("s")
-        and not words[-1].endswith(("ss", "us", "is"))
-    )
+    return 0 < len(words) <= 2 and words[0] not in _HOBBY_VERBS and singular(words[-1]) != words[-1]
 
 
 def _upper_first(text: str) -> str:
