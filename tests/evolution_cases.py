@@ -20,9 +20,9 @@ reference evolution, and the stored profile through ``Engine.profile(as_of=...)`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 Entry = tuple[str, str, str]  # (kind, key, polarity or value)
 

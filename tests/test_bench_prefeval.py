@@ -23,10 +23,12 @@ from .conftest import data_root
 def write_fixture(root: Path) -> None:
     """Two topics; the filler talks about code, the preferences about food and travel."""
     filler = [
-        {"conversation": [
-            {"role": "user", "content": f"How do I reverse a list in Python, attempt {n}?"},
-            {"role": "assistant", "content": f"Use reversed() or slicing with [::-1] ({n})."},
-        ]}
+        {
+            "conversation": [
+                {"role": "user", "content": f"How do I reverse a list in Python, attempt {n}?"},
+                {"role": "assistant", "content": f"Use reversed() or slicing with [::-1] ({n})."},
+            ]
+        }
         for n in range(10)
     ]
     (root / "explicit_preference").mkdir(parents=True)
@@ -43,13 +45,30 @@ def write_fixture(root: Path) -> None:
         (root / "explicit_preference" / f"{topic}.json").write_text(json.dumps(explicit))
         mcq = [{**r, "classification_task_options": ["aligned", "bad one", "bad two", "bad three"]} for r in explicit]
         (root / "mcq_options" / f"{topic}.json").write_text(json.dumps(mcq))
-        choice = [{**r, "conversation": {"query": "Any snack ideas?", "assistant_options": "1. mushrooms 2. nuts",
-                                         "user_selection": "Nuts please, not mushrooms.",
-                                         "assistant_acknowledgment": "Nuts it is."}} for r in explicit]
+        choice = [
+            {
+                **r,
+                "conversation": {
+                    "query": "Any snack ideas?",
+                    "assistant_options": "1. mushrooms 2. nuts",
+                    "user_selection": "Nuts please, not mushrooms.",
+                    "assistant_acknowledgment": "Nuts it is.",
+                },
+            }
+            for r in explicit
+        ]
         (root / "implicit_preference" / "choice-based" / f"{topic}.json").write_text(json.dumps(choice))
-        persona = [{**r, "persona": "", "conversation": {
-            "0": {"user": "I grow tomatoes.", "assistant": "Nice."},
-            "1": {"user": "Mushrooms make me ill.", "assistant": "Noted."}}} for r in explicit]
+        persona = [
+            {
+                **r,
+                "persona": "",
+                "conversation": {
+                    "0": {"user": "I grow tomatoes.", "assistant": "Nice."},
+                    "1": {"user": "Mushrooms make me ill.", "assistant": "Noted."},
+                },
+            }
+            for r in explicit
+        ]
         (root / "implicit_preference" / "persona-driven" / f"{topic}.json").write_text(json.dumps(persona))
 
 
@@ -144,7 +163,9 @@ class Judging(ScriptedChatModel):
 def test_choose_by_options_judges_each_response_alone() -> None:
     model = Judging()
     system = [{"role": "system", "content": "Known facts about the user:\n- I only eat sushi."}]
-    chosen, scores = pe.choose_by_options(model, system, "Where should I eat?", ["pizza place", "sushi bar", "steakhouse"])
+    chosen, scores = pe.choose_by_options(
+        model, system, "Where should I eat?", ["pizza place", "sushi bar", "steakhouse"]
+    )
     assert chosen == "B" and list(scores) == ["A", "B", "C"]
     assert scores["B"] > 0 > scores["A"]
     asked = [c[-1].content for c in model.calls]
@@ -164,9 +185,24 @@ def test_tiny_run_end_to_end(fixture_root: Path, tmp_path: Path) -> None:
         wrong = next(x for x in "ABCD" if x != right)
         replies += [wrong, right, right, wrong, right]
     model = ScriptedChatModel(replies)
-    out = pe.run(fixture_root, turns=[4, 12], sets=list(pe.SETS), limit=None, implicit_limit=None, mcq=True,
-                 mcq_limit=2, mcq_turns=12, full_history_limit=2, methods=list(pe.METHODS), budget=400, seed=0,
-                 embedder=HashEmbedder(), model=model, workdir=tmp_path, embed_threads=None)
+    out = pe.run(
+        fixture_root,
+        turns=[4, 12],
+        sets=list(pe.SETS),
+        limit=None,
+        implicit_limit=None,
+        mcq=True,
+        mcq_limit=2,
+        mcq_turns=12,
+        full_history_limit=2,
+        methods=list(pe.METHODS),
+        budget=400,
+        seed=0,
+        embedder=HashEmbedder(),
+        model=model,
+        workdir=tmp_path,
+        embed_threads=None,
+    )
     recall = {(r["set"], r["turns"]): r for r in out["recall"]}
     assert set(recall) == {(s, n) for s in pe.SETS for n in (4, 12)}
     assert recall[("explicit", 12)]["items"] == 2
@@ -180,18 +216,42 @@ def test_tiny_run_end_to_end(fixture_root: Path, tmp_path: Path) -> None:
     system = model.calls[1][0]
     assert system.role == "system" and "mushrooms" in system.content.lower() or "flights" in system.content.lower()
     profile_only = model.calls[2][0].content
-    assert "Relevant records:" not in profile_only and "mushrooms" in profile_only.lower() or "flights" in profile_only.lower()
+    assert (
+        "Relevant records:" not in profile_only
+        and "mushrooms" in profile_only.lower()
+        or "flights" in profile_only.lower()
+    )
     assert all(c["pref_in_prompt"] for c in out["per_choice"] if c["method"] == "profile")  # via the memory
     assert out["stance"]["statements"] == 2
 
 
 def test_cli_writes_reports(fixture_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    result = CliRunner().invoke(app, [
-        "bench", "prefeval", "--data", str(fixture_root), "--turns", "4,8", "--embedder", "hash",
-        "--model", "scripted", "--mcq-limit", "2", "--mcq-turns", "8", "--full-history-limit", "1", "--embed-threads", "0",
-        "--output", str(out),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "prefeval",
+            "--data",
+            str(fixture_root),
+            "--turns",
+            "4,8",
+            "--embedder",
+            "hash",
+            "--model",
+            "scripted",
+            "--mcq-limit",
+            "2",
+            "--mcq-turns",
+            "8",
+            "--full-history-limit",
+            "1",
+            "--embed-threads",
+            "0",
+            "--output",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads((out / "prefeval.json").read_text())
     assert payload["config"]["turns"] == [4, 8]
@@ -206,12 +266,40 @@ def test_cli_writes_reports(fixture_root: Path, tmp_path: Path) -> None:
 
 def test_separate_runs_of_the_two_parts_share_one_report(fixture_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    common = ["bench", "prefeval", "--data", str(fixture_root), "--turns", "4", "--embedder", "hash",
-              "--embed-threads", "0", "--output", str(out)]
+    common = [
+        "bench",
+        "prefeval",
+        "--data",
+        str(fixture_root),
+        "--turns",
+        "4",
+        "--embedder",
+        "hash",
+        "--embed-threads",
+        "0",
+        "--output",
+        str(out),
+    ]
     assert CliRunner().invoke(app, [*common, "--no-mcq"]).exit_code == 0
     first = json.loads((out / "prefeval.json").read_text())
-    result = CliRunner().invoke(app, [*common, "--sets", "none", "--model", "scripted", "--mcq-limit", "2",
-                                      "--mcq-turns", "4", "--method", "no-memory", "--scoring", "options"])
+    result = CliRunner().invoke(
+        app,
+        [
+            *common,
+            "--sets",
+            "none",
+            "--model",
+            "scripted",
+            "--mcq-limit",
+            "2",
+            "--mcq-turns",
+            "4",
+            "--method",
+            "no-memory",
+            "--scoring",
+            "options",
+        ],
+    )
     assert result.exit_code == 0, result.output
     merged = json.loads((out / "prefeval.json").read_text())
     assert merged["recall"] == first["recall"]  # kept from the first run
@@ -221,15 +309,32 @@ def test_separate_runs_of_the_two_parts_share_one_report(fixture_root: Path, tmp
 
 
 def test_cli_refuses_an_unknown_scoring(fixture_root: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, [
-        "bench", "prefeval", "--data", str(fixture_root), "--sets", "none", "--embedder", "hash",
-        "--model", "scripted", "--scoring", "vibes", "--output", str(tmp_path / "r"),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "prefeval",
+            "--data",
+            str(fixture_root),
+            "--sets",
+            "none",
+            "--embedder",
+            "hash",
+            "--model",
+            "scripted",
+            "--scoring",
+            "vibes",
+            "--output",
+            str(tmp_path / "r"),
+        ],
+    )
     assert isinstance(result.exception, InvalidInput) and "--scoring" in str(result.exception)
     assert not (tmp_path / "r").exists()
 
 
-real_data = pytest.mark.skipif(not (data_root() / "prefeval").is_dir(), reason="PrefEval data not found (set TAILORED_DATA)")
+real_data = pytest.mark.skipif(
+    not (data_root() / "prefeval").is_dir(), reason="PrefEval data not found (set TAILORED_DATA)"
+)
 
 
 @real_data
@@ -244,7 +349,22 @@ def test_real_data_loads() -> None:
 
 @real_data
 def test_real_data_tiny_run(tmp_path: Path) -> None:
-    out = pe.run(data_root() / "prefeval", turns=[10], sets=["explicit", "persona"], limit=2, implicit_limit=1,
-                 mcq=False, mcq_limit=1, mcq_turns=10, full_history_limit=0, methods=list(pe.METHODS), budget=1000,
-                 seed=0, embedder=HashEmbedder(), model=None, workdir=tmp_path, embed_threads=None)
+    out = pe.run(
+        data_root() / "prefeval",
+        turns=[10],
+        sets=["explicit", "persona"],
+        limit=2,
+        implicit_limit=1,
+        mcq=False,
+        mcq_limit=1,
+        mcq_turns=10,
+        full_history_limit=0,
+        methods=list(pe.METHODS),
+        budget=1000,
+        seed=0,
+        embedder=HashEmbedder(),
+        model=None,
+        workdir=tmp_path,
+        embed_threads=None,
+    )
     assert [(r["set"], r["items"]) for r in out["recall"]] == [("explicit", 2), ("persona", 1)]

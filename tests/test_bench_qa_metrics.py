@@ -115,8 +115,9 @@ def test_the_benchmark_loop_scores_each_method(tmp_path: Path) -> None:
     assert [it.category for it in items] == [1, 2, 4, 5]
     answers = ["beach, park", "7 May 2023", "violin", "Not mentioned in the conversation"]
     model = ScriptedChatModel(["Not mentioned in the conversation"] * 4 + answers + answers)
-    results = run_qa(samples, items, model, ["no-memory", "full-context", "retrieval"],
-                     embedder="hash", budget=200, max_tokens=16)
+    results = run_qa(
+        samples, items, model, ["no-memory", "full-context", "retrieval"], embedder="hash", budget=200, max_tokens=16
+    )
     no_mem, full, retr = (results[k].summary() for k in ("no-memory", "full-context", "retrieval"))
     assert no_mem["f1_cat_1_4"] == 0.0 and no_mem["abstention_cat_5"] == 1.0
     assert full["f1_cat_1_4"] == 1.0 and retr["overall"] == 1.0

@@ -53,7 +53,12 @@ def test_selection_and_evidence_cleaning() -> None:
     with pytest.raises(InvalidInput):
         parse_selection("4-12", 10)
     known = {"D8:6", "D9:17", "D11:26", "D30:5"}
-    assert evidence_ids(["D8:6; D9:17", "D", "D:11:26", "D30:05", "D99:1"], known) == ["D8:6", "D9:17", "D11:26", "D30:5"]
+    assert evidence_ids(["D8:6; D9:17", "D", "D:11:26", "D30:05", "D99:1"], known) == [
+        "D8:6",
+        "D9:17",
+        "D11:26",
+        "D30:5",
+    ]
 
 
 def test_query_analysis_takes_named_speakers_and_dates_out_of_the_words() -> None:
@@ -143,8 +148,23 @@ def test_cli_runs_a_limited_selection(tmp_path: Path, capsys: pytest.CaptureFixt
     out = tmp_path / "reports"
     _cli(
         [
-            "bench", "retrieval", "--dataset", "locomo", "--data", str(data), "--conversations", "2",
-            "--limit", "1", "--embedder", "hash", "--out", str(out), "--no-ablation", "--scale-events", "0",
+            "bench",
+            "retrieval",
+            "--dataset",
+            "locomo",
+            "--data",
+            str(data),
+            "--conversations",
+            "2",
+            "--limit",
+            "1",
+            "--embedder",
+            "hash",
+            "--out",
+            str(out),
+            "--no-ablation",
+            "--scale-events",
+            "0",
         ]
     )
     raw = json.loads((out / "retrieval-locomo.json").read_text(encoding="utf-8"))
@@ -178,8 +198,21 @@ def test_real_locomo_one_conversation_with_limit(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     _cli(
         [
-            "bench", "retrieval", "--data", str(root), "--conversations", "1", "--limit", "5",
-            "--embedder", "hash", "--out", str(out), "--no-ablation", "--scale-events", "0",
+            "bench",
+            "retrieval",
+            "--data",
+            str(root),
+            "--conversations",
+            "1",
+            "--limit",
+            "5",
+            "--embedder",
+            "hash",
+            "--out",
+            str(out),
+            "--no-ablation",
+            "--scale-events",
+            "0",
         ]
     )
     raw = json.loads((out / "retrieval-locomo.json").read_text(encoding="utf-8"))

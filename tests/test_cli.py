@@ -22,10 +22,22 @@ def run(*args: str, env_db: Path, stdin: str | None = None) -> subprocess.Comple
 def events_file(tmp_path: Path) -> Path:
     f = tmp_path / "events.jsonl"
     rows = [
-        {"user_id": "ana", "kind": "message", "role": "user", "text": "I love sailing on weekends",
-         "time": "2024-03-01T10:00:00Z", "source_id": "a1"},
-        {"user_id": "ana", "kind": "message", "role": "user", "text": "My cat is called Pixel",
-         "time": "2024-03-02T10:00:00Z", "source_id": "a2"},
+        {
+            "user_id": "ana",
+            "kind": "message",
+            "role": "user",
+            "text": "I love sailing on weekends",
+            "time": "2024-03-01T10:00:00Z",
+            "source_id": "a1",
+        },
+        {
+            "user_id": "ana",
+            "kind": "message",
+            "role": "user",
+            "text": "My cat is called Pixel",
+            "time": "2024-03-02T10:00:00Z",
+            "source_id": "a2",
+        },
         {"kind": "message", "role": "user", "text": "Filled user from the flag", "time": "2024-03-03T10:00:00Z"},
     ]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
@@ -46,7 +58,9 @@ def test_add_search_context_export_erase(tmp_path: Path, events_file: Path) -> N
 
     ctx = run("context", "--user", "ana", "what is my cat called", env_db=db).stdout
     assert "Pixel" in ctx and ctx.startswith("<user_data")
-    bare = json.loads(run("context", "--user", "ana", "what is my cat called", "--no-records", "--json", env_db=db).stdout)
+    bare = json.loads(
+        run("context", "--user", "ana", "what is my cat called", "--no-records", "--json", env_db=db).stdout
+    )
     assert bare["items"] == [] and "Relevant records" not in bare["text"]
 
     export = tmp_path / "ana.json"

@@ -33,8 +33,16 @@ def site(tmp_path: Path) -> Iterator[tuple[str, str, Engine]]:
             {"user_id": "bob", "role": "user", "text": "I collect vinyl records"},
         ]
     )
-    acme.remember("ana", {"kind": "preference", "key": "thai food", "value": "thai food", "polarity": "like",
-                          "text": "Likes Thai curries"})
+    acme.remember(
+        "ana",
+        {
+            "kind": "preference",
+            "key": "thai food",
+            "value": "thai food",
+            "polarity": "like",
+            "text": "Likes Thai curries",
+        },
+    )
     model = ScriptedChatModel(default="Thai green curry with tofu")
     with running(create_app(Settings(), engine, chat_model=model)) as url:
         yield url, key, engine
@@ -49,8 +57,14 @@ def test_sign_in_find_user_search_and_erase(site: tuple[str, str, Engine]) -> No
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page()
         page.goto(url + "/dashboard/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,15 +10,26 @@ import pytest
 from tailored import Engine, EventIn, InvalidInput, NotFound
 from tailored.testing import HashEmbedder
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def diet_history(user: str = "ana") -> list[dict[str, object]]:
     return [
         {"user_id": user, "text": "I am vegetarian since last year", "time": T0, "session_id": "s1"},
         {"user_id": user, "text": "My sister lives in Lisbon", "time": T0 + timedelta(days=1), "session_id": "s1"},
-        {"user_id": user, "kind": "rating", "text": "Rated the mushroom risotto 5 stars", "time": T0 + timedelta(days=2)},
-        {"user_id": user, "kind": "query", "text": "cheap flights to lisbon", "time": T0 + timedelta(days=3), "session_id": "s2"},
+        {
+            "user_id": user,
+            "kind": "rating",
+            "text": "Rated the mushroom risotto 5 stars",
+            "time": T0 + timedelta(days=2),
+        },
+        {
+            "user_id": user,
+            "kind": "query",
+            "text": "cheap flights to lisbon",
+            "time": T0 + timedelta(days=3),
+            "session_id": "s2",
+        },
     ]
 
 
@@ -194,7 +205,7 @@ def test_events_pages_through_a_user(engine: Engine) -> None:
 def test_typed_model_accepted_and_naive_time_is_utc(engine: Engine) -> None:
     engine.add(EventIn(user_id="ana", text="hello", time=datetime(2024, 5, 1, 12, 0)))
     ev = engine.events("ana")[0]
-    assert ev.time == datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+    assert ev.time == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     assert ev.ingested_at > ev.time
 
 
@@ -220,10 +231,12 @@ def test_context_leaves_out_weak_records_and_what_the_profile_states(engine: Eng
 
 def test_context_cuts_the_assistants_long_answers_short(engine: Engine) -> None:
     answer = "Here are some ways to learn calculus with lectures and worked examples. " * 40
-    engine.add([
-        {"user_id": "ana", "role": "user", "text": "I learn calculus best from worked examples"},
-        {"user_id": "ana", "role": "assistant", "text": answer},
-    ])
+    engine.add(
+        [
+            {"user_id": "ana", "role": "user", "text": "I learn calculus best from worked examples"},
+            {"user_id": "ana", "role": "assistant", "text": answer},
+        ]
+    )
     question = "how should I learn calculus with lectures and worked examples?"
     engine.min_relative_score = 0.0  # two records: min-max scores put the weaker one at zero
     ctx = engine.context("ana", question, budget=2000, profile=False)
@@ -242,8 +255,16 @@ def test_a_weaker_assistant_turn_does_not_set_the_relevance_floor() -> None:
     from tailored.types import Event, ScoreParts, SearchHit
 
     def hit(n: int, role: str, score: float) -> SearchHit:
-        ev = Event(id=n, tenant="t", user_id="ana", kind="message", role=role, text=f"{role} turn {n}",
-                   time=datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=n), ingested_at=datetime(2024, 1, 1, tzinfo=timezone.utc))
+        ev = Event(
+            id=n,
+            tenant="t",
+            user_id="ana",
+            kind="message",
+            role=role,
+            text=f"{role} turn {n}",
+            time=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=n),
+            ingested_at=datetime(2024, 1, 1, tzinfo=UTC),
+        )
         return SearchHit(event=ev, score=score, parts=ScoreParts())
 
     hits = [hit(1, "assistant", 1.0), hit(2, "user", 0.6)]

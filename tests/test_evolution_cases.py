@@ -39,8 +39,19 @@ def replay(proposals: list[MemoryIn], until: int) -> set[Entry]:
 
 
 def events_of(case: Case) -> list[Event]:
-    return [Event(id=i + 1, tenant="t", user_id="u", kind="message", role="user", text=text, time=case.at(minute),
-                  ingested_at=T0) for i, (minute, text) in enumerate(case.steps)]
+    return [
+        Event(
+            id=i + 1,
+            tenant="t",
+            user_id="u",
+            kind="message",
+            role="user",
+            text=text,
+            time=case.at(minute),
+            ingested_at=T0,
+        )
+        for i, (minute, text) in enumerate(case.steps)
+    ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -56,6 +67,8 @@ def test_stored_profile_as_of_each_checkpoint(case: Case, engine: Engine) -> Non
     engine.extract("u", "rules")
     for minute, expected in case.checkpoints:
         profile = engine.profile("u", as_of=case.at(minute))
-        got = {(m.kind, m.key, (m.polarity or "") if m.kind == "preference" else m.value)
-               for m in [*profile.facts, *profile.preferences]}
+        got = {
+            (m.kind, m.key, (m.polarity or "") if m.kind == "preference" else m.value)
+            for m in [*profile.facts, *profile.preferences]
+        }
         assert got == expected, f"at minute {minute}"

@@ -8,7 +8,7 @@ gives a different tuple.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,13 +17,29 @@ from tailored.memory.normalize import normalize_key, normalize_title, singular
 from tailored.memory.rules import RulesExtractor, clauses, extract_text, topics
 from tailored.types import Event, MemoryIn
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def event(text: str, *, id: int = 1, kind: str = "message", role: str | None = "user", payload: dict | None = None,
-          minutes: int = 0) -> Event:
-    return Event(id=id, tenant="t", user_id="ana", kind=kind, role=role, text=text, time=T0 + timedelta(minutes=minutes),
-                 ingested_at=T0, payload=payload)
+def event(
+    text: str,
+    *,
+    id: int = 1,
+    kind: str = "message",
+    role: str | None = "user",
+    payload: dict | None = None,
+    minutes: int = 0,
+) -> Event:
+    return Event(
+        id=id,
+        tenant="t",
+        user_id="ana",
+        kind=kind,
+        role=role,
+        text=text,
+        time=T0 + timedelta(minutes=minutes),
+        ingested_at=T0,
+        payload=payload,
+    )
 
 
 def brief(mems: list[MemoryIn]) -> set[tuple[str, str, str | None, bool]]:
@@ -62,7 +78,10 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("I prioritize sustainability over convenience when shopping.", {like("sustainability")}),
     ("I thrive in collaborative environments.", {like("collaborative environment")}),
     ("I thrive on tight deadlines", {like("tight deadline")}),
-    ("I refuse to use any beauty products that are tested on animals.", {avoid("use any beauty products that are tested on animal")}),
+    (
+        "I refuse to use any beauty products that are tested on animals.",
+        {avoid("use any beauty products that are tested on animal")},
+    ),
     ("Pizza is my favorite food", {like("pizza"), fact("favorite food", "Pizza")}),
     ("My favourite colour is blue.", {like("blue"), fact("favorite colour", "blue")}),
     ("I play the guitar", {like("guitar")}),
@@ -86,7 +105,10 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("I never drink coffee", {avoid("coffee")}),
     ("I avoid gluten", {avoid("gluten")}),
     ("I'm allergic to peanuts", {avoid("peanut"), fact("allergy", "peanut")}),
-    ("I'm allergic to peanuts and shellfish", {avoid("peanut"), avoid("shellfish"), fact("allergy", "peanut"), fact("allergy", "shellfish")}),
+    (
+        "I'm allergic to peanuts and shellfish",
+        {avoid("peanut"), avoid("shellfish"), fact("allergy", "peanut"), fact("allergy", "shellfish")},
+    ),
     ("I have a severe nut allergy", {avoid("nut"), fact("allergy", "nut")}),
     ("I'm vegetarian", {fact("diet", "vegetarian"), avoid("meat")}),
     ("I am a vegan", {fact("diet", "vegan"), avoid("meat"), avoid("dairy"), avoid("egg")}),
@@ -103,10 +125,18 @@ CASES: list[tuple[str, set[tuple[str, str, str | None, bool]]]] = [
     ("I eat meat again", {no_longer("meat", "avoid")}),
     ("I'm not allergic to milk anymore", {no_longer("milk", "avoid"), fact("allergy", "milk", True)}),
     # stances as assistants' users state them (PrefEval's explicit preferences)
-    ("I avoid using any skincare products that contain retinol.",
-     {avoid("using any skincare products that contain retinol")}),
-    ("I dislike gamified learning experiences as they feel distracting to me.", {dislike("gamified learning experience")}),
-    ("I strongly dislike flying on budget airlines due to their lack of comfort.", {dislike("flying on budget airline")}),
+    (
+        "I avoid using any skincare products that contain retinol.",
+        {avoid("using any skincare products that contain retinol")},
+    ),
+    (
+        "I dislike gamified learning experiences as they feel distracting to me.",
+        {dislike("gamified learning experience")},
+    ),
+    (
+        "I strongly dislike flying on budget airlines due to their lack of comfort.",
+        {dislike("flying on budget airline")},
+    ),
     ("I have an intense fear of flying, so I actively avoid air travel.", {avoid("flying"), avoid("air travel")}),
     ("I'm not interested in any sci-fi games.", {dislike("sci-fi game")}),
     ("I am uncomfortable with crowded places.", {dislike("crowded place")}),
@@ -193,9 +223,20 @@ def test_known_answers(text: str, expected: set[tuple[str, str, str | None, bool
 
 @pytest.mark.parametrize(
     "text",
-    ["I don't like sushi", "I do not really like sushi", "I can't stand sushi", "I hate sushi", "I'm not a fan of sushi",
-     "I never eat sushi", "I don't eat sushi", "I'm allergic to sushi", "I avoid sushi", "Sushi is not for me",
-     "I don't like sushi anymore", "I used to love sushi"],
+    [
+        "I don't like sushi",
+        "I do not really like sushi",
+        "I can't stand sushi",
+        "I hate sushi",
+        "I'm not a fan of sushi",
+        "I never eat sushi",
+        "I don't eat sushi",
+        "I'm allergic to sushi",
+        "I avoid sushi",
+        "Sushi is not for me",
+        "I don't like sushi anymore",
+        "I used to love sushi",
+    ],
 )
 def test_negative_statements_are_never_likes(text: str) -> None:
     found = [m for m in extract_text(text) if m.key == "sushi"]
@@ -204,8 +245,10 @@ def test_negative_statements_are_never_likes(text: str) -> None:
 
 
 def test_strength_and_confidence_follow_the_words() -> None:
-    by_text = {t: extract_text(t)[0] for t in ("I love jazz", "I like jazz", "I don't really like jazz", "I hate jazz",
-                                               "I'm allergic to jazz")}
+    by_text = {
+        t: extract_text(t)[0]
+        for t in ("I love jazz", "I like jazz", "I don't really like jazz", "I hate jazz", "I'm allergic to jazz")
+    }
     assert by_text["I love jazz"].strength > by_text["I like jazz"].strength
     assert by_text["I hate jazz"].strength > by_text["I don't really like jazz"].strength
     allergic = by_text["I'm allergic to jazz"]
@@ -220,21 +263,37 @@ def test_texts_are_short_third_person_sentences() -> None:
 def test_a_list_after_one_verb_keeps_the_verb() -> None:
     texts = [m.text for m in extract_text("I like to watch a lot of different kinds of movies and TV shows.")]
     assert texts == ["Likes to watch movies", "Likes to watch TV shows"]
-    texts = [m.text for m in extract_text("I like to go to the gym, listen to 80s music, and collect vintage 50s decorations.")]
-    assert texts == ["Likes to go to the gym", "Likes to listen to 80s music", "Likes to collect vintage 50s decorations"]
+    texts = [
+        m.text
+        for m in extract_text("I like to go to the gym, listen to 80s music, and collect vintage 50s decorations.")
+    ]
+    assert texts == [
+        "Likes to go to the gym",
+        "Likes to listen to 80s music",
+        "Likes to collect vintage 50s decorations",
+    ]
 
 
 def test_self_descriptions_are_multi_valued_facts() -> None:
     mems = extract_text("I'm an environmentalist. I'm a Christian. I used to be in the military.")
     assert [(m.key, m.text, m.multi) for m in mems] == [
-        ("identity", "Is an environmentalist", True), ("identity", "Is a Christian", True),
+        ("identity", "Is an environmentalist", True),
+        ("identity", "Is a Christian", True),
         ("former", "Used to be in the military", True),
     ]
 
 
 def test_same_topic_lands_on_one_key() -> None:
-    keys = {m.key for t in ("I love spicy foods", "Spicy food is great", "I hate Spicy Food.", "I don't like the spicy food anymore")
-            for m in extract_text(t)}
+    keys = {
+        m.key
+        for t in (
+            "I love spicy foods",
+            "Spicy food is great",
+            "I hate Spicy Food.",
+            "I don't like the spicy food anymore",
+        )
+        for m in extract_text(t)
+    }
     assert keys == {"spicy food"}
 
 
@@ -301,7 +360,13 @@ def test_clauses_and_topics() -> None:
 
 def test_normalisation() -> None:
     assert [singular(w) for w in ("berries", "dishes", "glass", "news", "children", "tomatoes")] == [
-        "berry", "dish", "glass", "news", "child", "tomato"]
+        "berry",
+        "dish",
+        "glass",
+        "news",
+        "child",
+        "tomato",
+    ]
     assert normalize_key("  Spicy Foods! ") == normalize_key("spicy food") == "spicy food"
     assert normalize_key("eating the sushi") == "sushi"
     assert normalize_title("The Lord of the Rings") == "lord of the rings"
@@ -320,14 +385,22 @@ def test_registered_and_fast() -> None:
 
 
 def test_adjectives_joined_by_and_are_separate_statements() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tailored.memory.rules import RulesExtractor
     from tailored.types import Event
 
-    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    ev = Event(id=1, tenant="t", user_id="u", kind="message", role="user",
-               text="I'm vegetarian and allergic to peanuts", time=t, ingested_at=t)
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    ev = Event(
+        id=1,
+        tenant="t",
+        user_id="u",
+        kind="message",
+        role="user",
+        text="I'm vegetarian and allergic to peanuts",
+        time=t,
+        ingested_at=t,
+    )
     got = {(m.key, m.polarity) for m in RulesExtractor().extract([ev], []) if m.kind == "preference"}
     assert got == {("meat", "avoid"), ("peanut", "avoid")}
 
@@ -343,12 +416,12 @@ def test_adjectives_joined_by_and_are_separate_statements() -> None:
     ],
 )
 def test_strong_negative_phrasings_keep_their_stance(text: str, expected: tuple[str, str]) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tailored.memory.rules import RulesExtractor
     from tailored.types import Event
 
-    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    t = datetime(2024, 1, 1, tzinfo=UTC)
     ev = Event(id=1, tenant="t", user_id="u", kind="message", role="user", text=text, time=t, ingested_at=t)
     got = [(m.polarity, m.key) for m in RulesExtractor().extract([ev], []) if m.kind == "preference"]
     assert got == [expected]

@@ -37,8 +37,16 @@ def test_chat_json_keeps_order_and_roles() -> None:
 
 def test_jsonl_contract_and_user_fill() -> None:
     lines = [
-        {"user_id": "bob", "kind": "rating", "role": "user", "text": "5 stars", "time": "2024-01-02T03:04:05Z",
-         "session_id": "s", "source_id": "r1", "payload": {"item": "m1", "stars": 5}},
+        {
+            "user_id": "bob",
+            "kind": "rating",
+            "role": "user",
+            "text": "5 stars",
+            "time": "2024-01-02T03:04:05Z",
+            "session_id": "s",
+            "source_id": "r1",
+            "payload": {"item": "m1", "stars": 5},
+        },
         {"kind": "message", "text": "no user here", "time": "2024-01-02T03:04:06+02:00"},
     ]
     events = parse_bytes("\n".join(json.dumps(x) for x in lines).encode(), "ana")

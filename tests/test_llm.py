@@ -145,11 +145,13 @@ def test_a_prompt_over_the_window_is_a_model_error(qwen) -> None:  # type: ignor
 
 def test_personalized_chat_end_to_end(tmp_path: Path, minilm: Embedder, qwen) -> None:  # type: ignore[no-untyped-def]
     with Engine(tmp_path / "chat.db", embedder=minilm) as eng:
-        eng.add([
-            {"user_id": "ana", "role": "user", "text": "I am vegetarian"},
-            {"user_id": "ana", "role": "user", "text": "My sister lives in Berlin"},
-            {"user_id": "bob", "role": "user", "text": "I love steak"},
-        ])
+        eng.add(
+            [
+                {"user_id": "ana", "role": "user", "text": "I am vegetarian"},
+                {"user_id": "ana", "role": "user", "text": "My sister lives in Berlin"},
+                {"user_id": "bob", "role": "user", "text": "I love steak"},
+            ]
+        )
         question = [{"role": "user", "content": "Suggest one dinner for me. Answer in one short sentence."}]
         out = eng.chat("ana", question, model=qwen, max_tokens=30)
         assert isinstance(out, ChatResult)

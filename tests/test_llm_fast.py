@@ -235,9 +235,7 @@ def test_join_verified_accepts_matching_parts(tmp_path: Path) -> None:
     blobs = [b"GGUF" + b"a" * 100, b"b" * 50]
     whole = b"".join(blobs)
     dest = tmp_path / "m" / "model.gguf"
-    registry.join_verified(
-        _parts(tmp_path, blobs), dest, size=len(whole), sha256=hashlib.sha256(whole).hexdigest()
-    )
+    registry.join_verified(_parts(tmp_path, blobs), dest, size=len(whole), sha256=hashlib.sha256(whole).hexdigest())
     assert dest.read_bytes() == whole
     assert registry.is_verified(dest, hashlib.sha256(whole).hexdigest(), len(whole))
 

@@ -48,9 +48,25 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, "--model", str(MODEL_FILE), "--model_alias", "qwen",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "2"],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-c",
+                LAUNCH,
+                "--model",
+                str(MODEL_FILE),
+                "--model_alias",
+                "qwen",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "1024",
+                "--n_threads",
+                "2",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}/v1"
     try:
@@ -114,8 +130,9 @@ class TestLlamaCppServer:
 
         with Engine(tmp_path / "s.db", embedder=HashEmbedder()) as eng:
             eng.add({"user_id": "ana", "text": "I am vegetarian"})
-            out = eng.chat("ana", [{"role": "user", "content": "Am I vegetarian? yes or no."}], model=remote,
-                           max_tokens=5)
+            out = eng.chat(
+                "ana", [{"role": "user", "content": "Am I vegetarian? yes or no."}], model=remote, max_tokens=5
+            )
             assert isinstance(out, ChatResult) and "yes" in out.text.lower()
             assert len(eng.events("ana")) == 3
 
@@ -143,7 +160,11 @@ JUNK = {
     "/broken/v1/chat/completions": (200, "application/json", b'{"choices": [{"message": '),
     "/error/v1/chat/completions": (500, "application/json", b'{"error": {"message": "boom"}}'),
     "/stream/v1/chat/completions": (200, "text/event-stream", b"data: {not json}\n\n"),
-    "/notjson/v1/chat/completions": (200, "application/json", b'{"choices": [{"message": {"content": "no json here"}}]}'),
+    "/notjson/v1/chat/completions": (
+        200,
+        "application/json",
+        b'{"choices": [{"message": {"content": "no json here"}}]}',
+    ),
 }
 
 

@@ -6,17 +6,17 @@ Proposals come from a scripted extractor, so these tests pin the evolution rules
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tailored import Engine, InvalidInput, NotFound
 from tailored.memory.base import Extractor
-from tailored.types import Event, Memory, MemoryIn
 from tailored.testing import HashEmbedder
+from tailored.types import Event, Memory, MemoryIn
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 class Scripted(Extractor):
@@ -36,8 +36,14 @@ class Scripted(Extractor):
 
 
 def like(topic: str, polarity: str = "like", **kw: object) -> dict[str, object]:
-    return {"kind": "preference", "key": topic, "value": topic, "polarity": polarity,
-            "text": f"{polarity}s {topic}", **kw}
+    return {
+        "kind": "preference",
+        "key": topic,
+        "value": topic,
+        "polarity": polarity,
+        "text": f"{polarity}s {topic}",
+        **kw,
+    }
 
 
 def fact(key: str, value: str, **kw: object) -> dict[str, object]:
@@ -165,8 +171,16 @@ def test_deleted_memories_stay_deleted(eng: Engine) -> None:
 
 
 def test_remember_and_bad_edits(eng: Engine) -> None:
-    m = eng.remember("ana", {"kind": "preference", "key": "peanuts", "value": "peanuts", "polarity": "avoid",
-                             "text": "Avoids peanuts (allergic)"})
+    m = eng.remember(
+        "ana",
+        {
+            "kind": "preference",
+            "key": "peanuts",
+            "value": "peanuts",
+            "polarity": "avoid",
+            "text": "Avoids peanuts (allergic)",
+        },
+    )
     assert m.source == "user" and m.confidence == 0.6
     with pytest.raises(InvalidInput):
         eng.remember("ana", {"kind": "mood", "key": "x", "value": "y"})

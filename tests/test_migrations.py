@@ -78,6 +78,10 @@ def test_db_commands_do_not_create_a_missing_store(tmp_path: Path) -> None:
     import sys
 
     missing = tmp_path / "nope.db"
-    out = subprocess.run([sys.executable, "-m", "tailored", "db", "check", "--db", str(missing)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "tailored", "db", "check", "--db", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1 and "no store at" in out.stderr and not missing.exists()

@@ -14,7 +14,11 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 def test_quick_start_example_runs(tmp_path: Path) -> None:
     block = re.findall(r"```python\n(.*?)```", README, flags=re.S)[0]
     out = subprocess.run(
-        [sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", block],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert out.returncode == 0, out.stderr

@@ -48,7 +48,13 @@ def test_onnx_and_torch_backends_give_the_same_vectors(minilm: Embedder) -> None
 
     assert getattr(minilm, "backend", None) == "onnx"  # the default when onnxruntime is installed
     torch_backend = MiniLMEmbedder(backend="torch")
-    texts = ["I moved to Porto", "", "ok", "word " * 400, "Quelle est ta couleur préférée ?"]  # empty, truncated, accents
+    texts = [
+        "I moved to Porto",
+        "",
+        "ok",
+        "word " * 400,
+        "Quelle est ta couleur préférée ?",
+    ]  # empty, truncated, accents
     assert np.abs(minilm.embed(texts) - torch_backend.embed(texts)).max() < 1e-4
 
 

@@ -19,7 +19,10 @@ def test_serve_with_two_workers_shares_one_store(tmp_path: Path) -> None:
     env = {**os.environ, "TAILORED_DB": str(tmp_path / "s.db"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tailored", "serve", "--port", str(port), "--workers", "2", "--embedder", "hash"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -44,8 +47,9 @@ def test_serve_with_two_workers_shares_one_store(tmp_path: Path) -> None:
         for n in range(6):
             body = {"events": [{"user_id": "ana", "role": "user", "text": f"note {n} about beekeeping"}]}
             httpx.post(url + "/v1/events", json=body, headers=headers, timeout=30).raise_for_status()
-            hits = httpx.post(url + "/v1/users/ana/search", json={"query": "beekeeping", "k": 10},
-                              headers=headers, timeout=30).json()
+            hits = httpx.post(
+                url + "/v1/users/ana/search", json={"query": "beekeeping", "k": 10}, headers=headers, timeout=30
+            ).json()
             assert len(hits) == n + 1
         assert httpx.get(url + "/v1/users/ana", headers={"Authorization": "Bearer nope"}).status_code == 401
     finally:
@@ -60,7 +64,10 @@ def test_bad_worker_count_is_one_line_and_writes_nothing(tmp_path: Path) -> None
     db = tmp_path / "s.db"
     done = subprocess.run(
         [sys.executable, "-m", "tailored", "serve", "--workers", "0"],
-        env={**os.environ, "TAILORED_DB": str(db)}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "TAILORED_DB": str(db)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1
     assert done.stderr.strip() == "Error: --workers must be 1-64, not 0"

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tailored import Engine
+from tailored.errors import ModelError
 from tailored.keys import Keys
 from tailored.server import Settings, create_app
-from tailored.errors import ModelError
 from tailored.testing import HashEmbedder, ScriptedChatModel
 
 from .server_util import running

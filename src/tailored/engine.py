@@ -36,10 +36,10 @@ from .types import (
     Memory,
     MemoryIn,
     Profile,
-    Summary,
     SearchHit,
     SearchMode,
     Stats,
+    Summary,
     UserExport,
     UserStats,
     utcnow,
@@ -214,9 +214,7 @@ class Engine:
                 raise InvalidInput(f"not a tailored user export: {explain(exc)}") from exc
         # An export describes one user: everything is restored under that user.
         fields = ("kind", "role", "text", "time", "session_id", "source_id", "payload")
-        events = _coerce(
-            [{"user_id": data.user_id, **{f: getattr(e, f) for f in fields}} for e in data.events]
-        )
+        events = _coerce([{"user_id": data.user_id, **{f: getattr(e, f) for f in fields}} for e in data.events])
         scope = self._scope(data.user_id)
         with self.store.atomic():
             result = self.add(events, embed=False)
@@ -379,7 +377,9 @@ class Engine:
             self._extractors[spec] = load_extractor(spec)
         return self._extractors[spec]
 
-    def extract(self, user_id: str, extractor: str | Extractor = "rules", *, max_events: int | None = None) -> list[int]:
+    def extract(
+        self, user_id: str, extractor: str | Extractor = "rules", *, max_events: int | None = None
+    ) -> list[int]:
         """Derive memories from the user's events not yet read by ``extractor``.
 
         Returns the ids of memories created or changed. Incremental: run it as often as

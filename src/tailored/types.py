@@ -7,7 +7,7 @@ error instead of silently lost data.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -28,14 +28,14 @@ Id = Annotated[int, Field(ge=0, lt=2**63)]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _as_utc(value: datetime) -> datetime:
     """Naive times are taken as UTC so that every stored time compares with every other."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _check_id(value: str, what: str) -> str:
@@ -268,7 +268,9 @@ class MemoryChange(BaseModel):
 
     memory_id: Id
     at: datetime
-    action: Literal["created", "merged", "superseded", "retracted", "edited", "deleted", "pinned", "unpinned", "conflict"]
+    action: Literal[
+        "created", "merged", "superseded", "retracted", "edited", "deleted", "pinned", "unpinned", "conflict"
+    ]
     detail: str = ""
     other_id: Id | None = None
 

@@ -12,7 +12,7 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,7 @@ def load_prefeval(
     filler = _filler_turns(require(root / "filtered_inter_turns.json", "PrefEval filler turns"))
     files = sorted(require(root / "explicit_preference", "PrefEval explicit preferences").glob("*.json"))
     rng = random.Random(seed)
-    start_time = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start_time = datetime(2024, 1, 1, tzinfo=UTC)
     cases: list[Case] = []
     for t, f in enumerate(files):
         topic = f.stem

@@ -26,7 +26,7 @@ import re
 import shlex
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,7 +48,7 @@ DEFAULT_LIMIT = {"rules": 100, "llm": 20}
 THRESHOLD = 0.6
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_BREAK = re.compile(r",\s*(?:and\s+)?|\s+(?:and|but)\s+")
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 console = Console(stderr=True)
 
@@ -117,7 +117,11 @@ class Scored:
 
     def stated(self, threshold: float) -> np.ndarray:
         """Which gold lines some sentence of the user's turns, or a clause of one, states (at ``threshold``)."""
-        return np.asarray(self.stated_best, dtype=float) >= threshold if self.stated_best else np.zeros(len(self.gold), bool)
+        return (
+            np.asarray(self.stated_best, dtype=float) >= threshold
+            if self.stated_best
+            else np.zeros(len(self.gold), bool)
+        )
 
     def recalled(self, threshold: float) -> int:
         if not self.memories:
@@ -265,24 +269,36 @@ def write_markdown(out: Path, dataset: str) -> Path:
         if path.exists():
             reports.append(json.loads(path.read_text(encoding="utf-8")))
     rows = [
-        [r["extractor"], r.get("model") or "-", f"{r['split']} 1-{r['conversations']}", r["conversations"],
-         r["precision"], r["recall"], r["f1"], r.get("stated", "n/a"), r.get("recall_stated", "n/a"),
-         r["memories"], r["gold"], r["failures"],
-         f"{r['seconds']:.1f}", f"{r['seconds'] / max(r['turns'], 1) * 1000:.1f}"]
+        [
+            r["extractor"],
+            r.get("model") or "-",
+            f"{r['split']} 1-{r['conversations']}",
+            r["conversations"],
+            r["precision"],
+            r["recall"],
+            r["f1"],
+            r.get("stated", "n/a"),
+            r.get("recall_stated", "n/a"),
+            r["memories"],
+            r["gold"],
+            r["failures"],
+            f"{r['seconds']:.1f}",
+            f"{r['seconds'] / max(r['turns'], 1) * 1000:.1f}",
+        ]
         for r in reports
     ]
     lines = [
         "# Extraction: memories against gold persona facts",
         "",
         f"Dataset: {dataset} (Google, CC BY 4.0; Jandaghi et al., 2023). Each conversation's",
-        "\"User 1\" turns are one user's events; the extracted memories are compared with that",
+        '"User 1" turns are one user\'s events; the extracted memories are compared with that',
         "user's persona lines by MiniLM (all-MiniLM-L6-v2) cosine similarity. A gold line is",
         "recalled when some memory reaches the threshold; a memory is correct when it reaches",
         "the threshold against some gold line. Micro averages over the conversations. A true",
         "memory that is not among the persona lines counts as wrong, so precision is a lower bound.",
         "",
         "*stated* is the share of gold lines that some sentence of the user's own turns, or a",
-        "clause of one (split at commas, \"and\", \"but\"), matches by the same cosine and",
+        'clause of one (split at commas, "and", "but"), matches by the same cosine and',
         "threshold: the conversations voice only part of each persona. It is not a strict",
         "ceiling (a memory's paraphrase can match a line no sentence matches)",
         "but it shows how much there is to find. *recall of stated* is the recall among those",
@@ -291,48 +307,94 @@ def write_markdown(out: Path, dataset: str) -> Path:
         "Checked by hand on test conversations 1-12: their user turns voice 20 of the 56 persona",
         "lines (for example, no turn of conversation 8 says where the user works or who raised",
         "them). Matching whole sentences also finds 20, disagreeing with the reading on 4 lines,",
-        "2 each way; clauses add one (\"I have two boys.\" for \"I am a single mom of two boys.\").",
+        '2 each way; clauses add one ("I have two boys." for "I am a single mom of two boys.").',
         "So on this dataset no extractor that reports only what the user said can recall much",
         "more than a third of all persona lines (*stated* is 0.34 on test conversations 1-100);",
         "*recall of stated* is the figure that separates extractors.",
         "",
-        table(["extractor", "model", "slice", "conversations", "precision", "recall", "F1", "stated",
-               "recall of stated", "memories", "gold lines", "failed", "seconds", "ms/turn"], rows),
+        table(
+            [
+                "extractor",
+                "model",
+                "slice",
+                "conversations",
+                "precision",
+                "recall",
+                "F1",
+                "stated",
+                "recall of stated",
+                "memories",
+                "gold lines",
+                "failed",
+                "seconds",
+                "ms/turn",
+            ],
+            rows,
+        ),
         "",
     ]
     if reports:
         m = reports[0]["machine"]
-        lines += [f"Machine: {m.get('platform')}, {m.get('cpus')} CPUs, Python {m.get('python')}, "
-                  f"tailored {m.get('tailored')}; one run each, threshold {reports[0]['threshold']}.", ""]
+        lines += [
+            f"Machine: {m.get('platform')}, {m.get('cpus')} CPUs, Python {m.get('python')}, "
+            f"tailored {m.get('tailored')}; one run each, threshold {reports[0]['threshold']}.",
+            "",
+        ]
         lines += ["## Commands", ""] + [f"    {r['command']}" for r in reports] + [""]
         lines += [
             "## The threshold",
             "",
             "0.6 was chosen by reading the rules extractor's pairs on test conversations 1-100 by",
-            "hand. Above 0.65 nearly every pair states the same fact (\"Likes to go hiking\" / \"I like",
-            "to go hiking and camping.\"). Between 0.55 and 0.65 the pairs mix: some state the same",
-            "fact in other words (\"Works as an advertising copywriter\" / \"I got a job working in",
-            "advertising last year.\", 0.58), some are only related (\"Favorite superhero is Batman\" /",
-            "\"I like dark superhero movies.\", 0.66; \"Is from Ohio\" / \"I live in ohio.\", 0.59).",
+            'hand. Above 0.65 nearly every pair states the same fact ("Likes to go hiking" / "I like',
+            'to go hiking and camping."). Between 0.55 and 0.65 the pairs mix: some state the same',
+            'fact in other words ("Works as an advertising copywriter" / "I got a job working in',
+            'advertising last year.", 0.58), some are only related ("Favorite superhero is Batman" /',
+            '"I like dark superhero movies.", 0.66; "Is from Ohio" / "I live in ohio.", 0.59).',
             "0.6 sits in the middle of that mixed band; the table below shows how much each number",
             "moves with it.",
             "",
         ]
         lines += ["## Sensitivity to the threshold", ""]
         ts = sorted({t for r in reports for t in r["at_thresholds"]}, key=float)
-        lines.append(table(["extractor", *[f"P/R @{t}" for t in ts]],
-                           [[r["extractor"], *[f"{r['at_thresholds'][t]['precision']:.2f}/{r['at_thresholds'][t]['recall']:.2f}"
-                                               if t in r["at_thresholds"] else "n/a" for t in ts]] for r in reports]))
+        lines.append(
+            table(
+                ["extractor", *[f"P/R @{t}" for t in ts]],
+                [
+                    [
+                        r["extractor"],
+                        *[
+                            f"{r['at_thresholds'][t]['precision']:.2f}/{r['at_thresholds'][t]['recall']:.2f}"
+                            if t in r["at_thresholds"]
+                            else "n/a"
+                            for t in ts
+                        ],
+                    ]
+                    for r in reports
+                ],
+            )
+        )
         lines.append("")
         lines += ["## Examples around the threshold", ""]
         for r in reports:
             ex = r["examples"]
             lines += [f"### {r['extractor']}", "", "Matched (lowest cosines at or above the threshold):", ""]
-            lines.append(table(["memory", "closest gold line", "cosine"], [[p["memory"], p["gold"], p["cosine"]] for p in ex["just_above"]]))
+            lines.append(
+                table(
+                    ["memory", "closest gold line", "cosine"],
+                    [[p["memory"], p["gold"], p["cosine"]] for p in ex["just_above"]],
+                )
+            )
             lines += ["", "Not matched (highest cosines below the threshold):", ""]
-            lines.append(table(["memory", "closest gold line", "cosine"], [[p["memory"], p["gold"], p["cosine"]] for p in ex["just_below"]]))
+            lines.append(
+                table(
+                    ["memory", "closest gold line", "cosine"],
+                    [[p["memory"], p["gold"], p["cosine"]] for p in ex["just_below"]],
+                )
+            )
             lines += ["", "Gold lines missed:", ""]
-            lines.append(table(["gold line", "best cosine"], [[p["gold"], p["best_cosine"]] for p in ex["missed_gold"][:8]]))
+            lines.append(
+                table(["gold line", "best cosine"], [[p["gold"], p["best_cosine"]] for p in ex["missed_gold"][:8]])
+            )
             lines.append("")
     path = out / "extraction.md"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -401,8 +463,15 @@ def run_benchmark(
     payload = asdict(report)
     # per conversation: counts only, so the report carries no copy of the dataset
     payload["conversations_detail"] = [
-        {"index": s.index, "memories": len(s.memories), "gold": len(s.gold), "recalled": s.recalled(threshold),
-         "correct": s.correct(threshold), "seconds": round(s.seconds, 3), "error": s.error}
+        {
+            "index": s.index,
+            "memories": len(s.memories),
+            "gold": len(s.gold),
+            "recalled": s.recalled(threshold),
+            "correct": s.correct(threshold),
+            "seconds": round(s.seconds, 3),
+            "error": s.error,
+        }
         for s in scored
     ]
     write_json(report_path(out, dataset, extractor_name), payload)
@@ -420,10 +489,16 @@ def extraction(
         int | None, typer.Option("--limit", help="First N conversations (default: 100 for rules, 20 for llm).")
     ] = None,
     split: Annotated[str, typer.Option("--split", help="test or valid.")] = "test",
-    threshold: Annotated[float, typer.Option("--threshold", help="Cosine similarity that counts as a match.")] = THRESHOLD,
-    model: Annotated[str | None, typer.Option("--model", help="Chat model for --extractor llm (default: the local model).")] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="Cosine similarity that counts as a match.")
+    ] = THRESHOLD,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Chat model for --extractor llm (default: the local model).")
+    ] = None,
     batch_turns: Annotated[int, typer.Option("--batch-turns", help="User turns per model call (llm).")] = 16,
-    data: Annotated[Path | None, typer.Option("--data", help="Dataset folder (default: $TAILORED_DATA/<dataset>).")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Dataset folder (default: $TAILORED_DATA/<dataset>).")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Where the report goes.")] = Path("docs/benchmarks"),
 ) -> None:
     """Precision and recall of extracted memories against gold persona facts."""
@@ -441,14 +516,38 @@ def extraction(
     if batch_turns != 16:
         parts.append(f"--batch-turns {batch_turns}")
     parts.append(f"--data {shlex.quote(str(folder))}")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console) as progress:
-        report = run_benchmark(extractor, folder, out, dataset=dataset, split=split, limit=n, threshold=threshold,
-                               model=model, batch_turns=batch_turns, command=" ".join(parts), progress=progress)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        report = run_benchmark(
+            extractor,
+            folder,
+            out,
+            dataset=dataset,
+            split=split,
+            limit=n,
+            threshold=threshold,
+            model=model,
+            batch_turns=batch_turns,
+            command=" ".join(parts),
+            progress=progress,
+        )
     show = Table(title=f"extraction, {dataset} ({report.extractor}, {report.conversations} conversations)")
     for col in ("precision", "recall", "F1", "memories", "gold", "failed", "seconds"):
         show.add_column(col, justify="right")
-    show.add_row(f"{report.precision:.3f}", f"{report.recall:.3f}", f"{report.f1:.3f}", str(report.memories),
-                 str(report.gold), str(report.failures), f"{report.seconds:.1f}")
+    show.add_row(
+        f"{report.precision:.3f}",
+        f"{report.recall:.3f}",
+        f"{report.f1:.3f}",
+        str(report.memories),
+        str(report.gold),
+        str(report.failures),
+        f"{report.seconds:.1f}",
+    )
     Console().print(show)
     Console().print(f"report: {out / 'extraction.md'}")

@@ -96,9 +96,7 @@ MCQ_QUESTION = (
     "{question}\n\nHere are {count} possible responses to my request:\n{options}\n\n"
     "Which response is the best one for me? Answer with the single letter of that response."
 )
-OPTION_QUESTION = (
-    "{question}\n\nProposed response: {option}\n\nIs this response a good fit for me? Answer Yes or No."
-)
+OPTION_QUESTION = "{question}\n\nProposed response: {option}\n\nIs this response a good fit for me? Answer Yes or No."
 RECALL_TARGET = 0.95
 MCQ_TARGET_GAIN = 0.20
 
@@ -168,7 +166,9 @@ def _read(path: Path) -> Any:
 def load_filler(root: Path) -> list[Turn]:
     """Every filler turn, conversation after conversation, in order."""
     data = _read(require(root / "filtered_inter_turns.json", "PrefEval filler turns (filtered_inter_turns.json)"))
-    return [Turn(t["role"], t["content"]) for conv in data for t in conv["conversation"] if t.get("content", "").strip()]
+    return [
+        Turn(t["role"], t["content"]) for conv in data for t in conv["conversation"] if t.get("content", "").strip()
+    ]
 
 
 def evidence_turns(set_name: str, record: dict[str, Any]) -> list[Turn]:
@@ -206,7 +206,9 @@ def load_items(root: Path, set_name: str) -> list[Item]:
             # the same record by index; a few MCQ preferences are reworded, their questions are not
             if i < len(options) and r["question"] == options[i].get("question"):
                 opts = list(options[i]["classification_task_options"])
-            items.append(Item(set_name, path.stem, i, r["preference"], r["question"], evidence_turns(set_name, r), opts))
+            items.append(
+                Item(set_name, path.stem, i, r["preference"], r["question"], evidence_turns(set_name, r), opts)
+            )
     return items
 
 
@@ -328,13 +330,14 @@ def stance_check(items: Sequence[Item]) -> dict[str, Any]:
         "extracted_share": round(len(found) / len(judged), 4) if judged else None,
         "stance_accuracy_all": round(len(right) / len(judged), 4) if judged else None,
         "stance_accuracy_extracted": round(len(right) / len(found), 4) if found else None,
-        "negative_kept": round(
-            sum(1 for r in negative if r["extracted"] == "negative") / len(negative), 4
-        ) if negative else None,
+        "negative_kept": round(sum(1 for r in negative if r["extracted"] == "negative") / len(negative), 4)
+        if negative
+        else None,
         "examples_missed": [r["preference"] for r in judged if r["extracted"] is None][:8],
         "examples_flipped": [
             {"preference": r["preference"], "gold": r["gold"], "memories": r["memories"]}
-            for r in found if r["extracted"] != r["gold"]
+            for r in found
+            if r["extracted"] != r["gold"]
         ][:8],
         "rows": rows,
     }
@@ -368,8 +371,9 @@ class Burier:
         return buried, [ids[i] for i in where]
 
 
-def context_hit(engine: Engine, user: str, question: str, evidence: set[int], budget: int,
-                profile: bool, records: bool = True) -> tuple[bool, bool, bool, Any]:
+def context_hit(
+    engine: Engine, user: str, question: str, evidence: set[int], budget: int, profile: bool, records: bool = True
+) -> tuple[bool, bool, bool, Any]:
     """(in the context, via a record, via a memory, the context)."""
     ctx = engine.context(user, question, budget=budget, profile=profile, records=records)
     via_record = any(it.event_id in evidence for it in ctx.items)
@@ -380,8 +384,7 @@ def context_hit(engine: Engine, user: str, question: str, evidence: set[int], bu
     return via_record or via_memory, via_record, via_memory, ctx
 
 
-def measure_recall(engine: Engine, burier: Burier, item: Item, turns: int, seed: int, budget: int,
-                   user: str) -> Recall:
+def measure_recall(engine: Engine, burier: Burier, item: Item, turns: int, seed: int, budget: int, user: str) -> Recall:
     at = position(item, turns, seed)
     _, ids = burier.add_user(user, item, turns, at)
     evidence = set(ids)
@@ -391,8 +394,14 @@ def measure_recall(engine: Engine, burier: Burier, item: Item, turns: int, seed:
         hit, rec, mem, ctx = context_hit(engine, user, item.question, evidence, budget, profile=True)
         history = engine.history(user)
         return Recall(
-            set=item.set, key=item.key, turns=turns, position=at, with_profile=hit, without_profile=plain,
-            via_record=rec, via_memory=mem,
+            set=item.set,
+            key=item.key,
+            turns=turns,
+            position=at,
+            with_profile=hit,
+            without_profile=plain,
+            via_record=rec,
+            via_memory=mem,
             evidence_memories=sum(1 for m in history if evidence.intersection(m.evidence)),
             profile_memories=sum(1 for m in history if m.status == "active"),
             context_memories=len(ctx.memories),
@@ -406,18 +415,20 @@ def summarize_recall(rows: Sequence[Recall]) -> list[dict[str, Any]]:
     for set_name in SETS:
         for n in sorted({r.turns for r in rows if r.set == set_name}):
             rs = [r for r in rows if r.set == set_name and r.turns == n]
-            out.append({
-                "set": set_name,
-                "turns": n,
-                "items": len(rs),
-                "recall_profile": round(mean(r.with_profile for r in rs), 4),
-                "recall_retrieval": round(mean(r.without_profile for r in rs), 4),
-                "via_record": round(mean(r.via_record for r in rs), 4),
-                "via_memory": round(mean(r.via_memory for r in rs), 4),
-                "evidence_extracted": round(mean(r.evidence_memories > 0 for r in rs), 4),
-                "profile_memories": round(mean(r.profile_memories for r in rs), 1),
-                "context_memories": round(mean(r.context_memories for r in rs), 1),
-            })
+            out.append(
+                {
+                    "set": set_name,
+                    "turns": n,
+                    "items": len(rs),
+                    "recall_profile": round(mean(r.with_profile for r in rs), 4),
+                    "recall_retrieval": round(mean(r.without_profile for r in rs), 4),
+                    "via_record": round(mean(r.via_record for r in rs), 4),
+                    "via_memory": round(mean(r.via_memory for r in rs), 4),
+                    "evidence_extracted": round(mean(r.evidence_memories > 0 for r in rs), 4),
+                    "profile_memories": round(mean(r.profile_memories for r in rs), 1),
+                    "context_memories": round(mean(r.context_memories for r in rs), 1),
+                }
+            )
     return out
 
 
@@ -447,8 +458,9 @@ def yes_margin(top: dict[str, float]) -> float:
     return yes - no
 
 
-def choose_by_options(model: ChatModel, before: list[dict[str, str]], question: str,
-                      options: Sequence[str]) -> tuple[str | None, dict[str, float]]:
+def choose_by_options(
+    model: ChatModel, before: list[dict[str, str]], question: str, options: Sequence[str]
+) -> tuple[str | None, dict[str, float]]:
     """The option the model most readily calls a good fit, each judged alone.
 
     Asking about one response at a time takes the letters, and the small model's strong
@@ -517,8 +529,9 @@ def run_mcq(
                     before = [{"role": "system", "content": STATED.format(preference=item.preference)}]
                 elif method in ("ours", "profile"):
                     engine.extract(user, "rules")
-                    found, _, _, ctx = context_hit(engine, user, item.question, set(ids), budget, profile=True,
-                                                   records=method == "ours")
+                    found, _, _, ctx = context_hit(
+                        engine, user, item.question, set(ids), budget, profile=True, records=method == "ours"
+                    )
                     before = [{"role": "system", "content": PERSONALIZE + "\n" + ctx.text}]
                 else:
                     before = history_messages(model, buried, final)[:-1]
@@ -530,8 +543,19 @@ def run_mcq(
                         chosen, scores = choose(model, msgs, len(options))
                     else:
                         chosen, scores = choose_by_options(model, before, item.question, options)
-                    out.append(Choice(item.key, method, scoring, correct, chosen, scores,
-                                      model.count_message_tokens(msgs), round(time.perf_counter() - t0, 3), found))
+                    out.append(
+                        Choice(
+                            item.key,
+                            method,
+                            scoring,
+                            correct,
+                            chosen,
+                            scores,
+                            model.count_message_tokens(msgs),
+                            round(time.perf_counter() - t0, 3),
+                            found,
+                        )
+                    )
                     advance(method)
         finally:
             engine.erase(user)
@@ -546,17 +570,19 @@ def summarize_mcq(choices: Sequence[Choice], methods: Sequence[str], full_keys: 
             if not cs:
                 continue
             same = [c for c in cs if c.key in full_keys]
-            rows.append({
-                "method": m,
-                "scoring": scoring,
-                "items": len(cs),
-                "accuracy": round(mean(c.right for c in cs), 4),
-                "accuracy_full_history_slice": round(mean(c.right for c in same), 4) if same else None,
-                "preference_in_prompt": round(mean(c.pref_in_prompt for c in cs), 4) if m != "no-memory" else None,
-                "no_letter": sum(c.chosen is None for c in cs),
-                "prompt_tokens": round(mean(c.prompt_tokens for c in cs), 1),
-                "seconds": round(mean(c.seconds for c in cs), 2),
-            })
+            rows.append(
+                {
+                    "method": m,
+                    "scoring": scoring,
+                    "items": len(cs),
+                    "accuracy": round(mean(c.right for c in cs), 4),
+                    "accuracy_full_history_slice": round(mean(c.right for c in same), 4) if same else None,
+                    "preference_in_prompt": round(mean(c.pref_in_prompt for c in cs), 4) if m != "no-memory" else None,
+                    "no_letter": sum(c.chosen is None for c in cs),
+                    "prompt_tokens": round(mean(c.prompt_tokens for c in cs), 1),
+                    "seconds": round(mean(c.seconds for c in cs), 2),
+                }
+            )
     return rows
 
 
@@ -591,9 +617,17 @@ def plot(path: Path, recall: Sequence[dict[str, Any]]) -> Path | None:
         if not rows:
             continue
         ns = [r["turns"] for r in rows]
-        line = ax.plot(ns, [r["recall_profile"] for r in rows], marker="o", label=f"{SET_NAMES[set_name]}: profile + records")
-        ax.plot(ns, [r["recall_retrieval"] for r in rows], marker="s", linestyle="--", color=line[0].get_color(),
-                label=f"{SET_NAMES[set_name]}: records only")
+        line = ax.plot(
+            ns, [r["recall_profile"] for r in rows], marker="o", label=f"{SET_NAMES[set_name]}: profile + records"
+        )
+        ax.plot(
+            ns,
+            [r["recall_retrieval"] for r in rows],
+            marker="s",
+            linestyle="--",
+            color=line[0].get_color(),
+            label=f"{SET_NAMES[set_name]}: records only",
+        )
     ax.axhline(RECALL_TARGET, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xscale("log")
     ns_all = sorted({r["turns"] for r in recall})
@@ -618,21 +652,27 @@ def notes(payload: dict[str, Any]) -> list[str]:
     if explicit:
         last = explicit[-1]
         ok = last["recall_profile"] >= RECALL_TARGET
-        out.append(f"- Explicit recall with profiles at N = {last['turns']}: {last['recall_profile']:.3f} "
-                   f"(target {RECALL_TARGET}: {'met' if ok else 'NOT met'}).")
+        out.append(
+            f"- Explicit recall with profiles at N = {last['turns']}: {last['recall_profile']:.3f} "
+            f"(target {RECALL_TARGET}: {'met' if ok else 'NOT met'})."
+        )
     for scoring in SCORINGS:
         by = {r["method"]: r for r in payload.get("mcq", []) if r.get("scoring", "letter") == scoring}
         for method, what in (("ours", "our context"), ("profile", "our context without records")):
             if method in by and "no-memory" in by:
                 gain = round(by[method]["accuracy"] - by["no-memory"]["accuracy"], 4)
-                out.append(f"- MCQ ({scoring} scoring) with {what} {by[method]['accuracy']:.3f} vs no memory "
-                           f"{by['no-memory']['accuracy']:.3f}: {gain * 100:+.1f} points (target "
-                           f"+{MCQ_TARGET_GAIN * 100:.0f}: {'met' if gain >= MCQ_TARGET_GAIN else 'NOT met'}).")
+                out.append(
+                    f"- MCQ ({scoring} scoring) with {what} {by[method]['accuracy']:.3f} vs no memory "
+                    f"{by['no-memory']['accuracy']:.3f}: {gain * 100:+.1f} points (target "
+                    f"+{MCQ_TARGET_GAIN * 100:.0f}: {'met' if gain >= MCQ_TARGET_GAIN else 'NOT met'})."
+                )
         if "stated" in by and "no-memory" in by:
             gain = by["stated"]["accuracy"] - by["no-memory"]["accuracy"]
-            out.append(f"- The statement itself as a known fact ({scoring} scoring): {by['stated']['accuracy']:.3f} "
-                       f"({gain * 100:+.1f} points over no memory): what the exact preference alone gives this model "
-                       f"under this scoring.")
+            out.append(
+                f"- The statement itself as a known fact ({scoring} scoring): {by['stated']['accuracy']:.3f} "
+                f"({gain * 100:+.1f} points over no memory): what the exact preference alone gives this model "
+                f"under this scoring."
+            )
     return out
 
 
@@ -685,33 +725,65 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
         "",
         *[f"Command ({part}): `{cmd}`" + "  " for part, cmd in payload["commands"].items()],
         "",
-        (f"Machine: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, tailored {m['tailored']}. "
-        f"One run of each part ({_part_times(payload)}). Embedder: {cfg['embedder']}. Context budget: "
-        f"{cfg['budget']} tokens. Seed: {cfg['seed']}."),
+        (
+            f"Machine: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, tailored {m['tailored']}. "
+            f"One run of each part ({_part_times(payload)}). Embedder: {cfg['embedder']}. Context budget: "
+            f"{cfg['budget']} tokens. Seed: {cfg['seed']}."
+        ),
         "",
-        ("Each (preference, N) is one fresh user: the first N turns of PrefEval's filler "
-        "conversations (both roles, in order) with the preference's evidence inserted at a "
-        "seeded random position, then the item's question. Evidence is the stated preference "
-        "(explicit), or the whole choice or persona conversation (implicit sets). Items are "
-        "spread evenly over PrefEval's 20 topics."),
+        (
+            "Each (preference, N) is one fresh user: the first N turns of PrefEval's filler "
+            "conversations (both roles, in order) with the preference's evidence inserted at a "
+            "seeded random position, then the item's question. Evidence is the stated preference "
+            "(explicit), or the whole choice or persona conversation (implicit sets). Items are "
+            "spread evenly over PrefEval's 20 topics."
+        ),
         "",
         "## Context recall",
         "",
-        ("Share of users whose context for the question holds the evidence: an evidence event "
-        "among its records, or a profile memory citing an evidence event. *records only* is "
-        "`context(profile=False)`; *profile + records* is `context(profile=True)` after "
-        "`extract(user, \"rules\")`. *via memory* counts the profile block alone; *extracted* "
-        "is the share where the rules extractor made any memory from the evidence."),
+        (
+            "Share of users whose context for the question holds the evidence: an evidence event "
+            "among its records, or a profile memory citing an evidence event. *records only* is "
+            "`context(profile=False)`; *profile + records* is `context(profile=True)` after "
+            '`extract(user, "rules")`. *via memory* counts the profile block alone; *extracted* '
+            "is the share where the rules extractor made any memory from the evidence."
+        ),
         "",
     ]
     if not payload.get("recall"):
         lines = lines[: lines.index("## Context recall")]
-    lines += [] if not payload.get("recall") else _table(
-        ["set", "N", "items", "profile + records", "records only", "via record", "via memory", "extracted",
-         "memories per user", "memories in context"],
-        [[SET_NAMES[r["set"]], r["turns"], r["items"], r["recall_profile"], r["recall_retrieval"], r["via_record"],
-          r["via_memory"], r["evidence_extracted"], r["profile_memories"], r["context_memories"]]
-         for r in payload.get("recall", [])],
+    lines += (
+        []
+        if not payload.get("recall")
+        else _table(
+            [
+                "set",
+                "N",
+                "items",
+                "profile + records",
+                "records only",
+                "via record",
+                "via memory",
+                "extracted",
+                "memories per user",
+                "memories in context",
+            ],
+            [
+                [
+                    SET_NAMES[r["set"]],
+                    r["turns"],
+                    r["items"],
+                    r["recall_profile"],
+                    r["recall_retrieval"],
+                    r["via_record"],
+                    r["via_memory"],
+                    r["evidence_extracted"],
+                    r["profile_memories"],
+                    r["context_memories"],
+                ]
+                for r in payload.get("recall", [])
+            ],
+        )
     )
     if payload.get("plot"):
         lines += ["", f"![recall vs N]({payload['plot']})"]
@@ -721,57 +793,102 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             "",
             f"## MCQ accuracy (explicit, N = {cfg['mcq_turns']})",
             "",
-            (f"Model: {cfg['model']} (window {cfg['context_window']} tokens). PrefEval's four options per item, "
-            f"the first (preference-aligned) one shuffled into a seeded position and lettered A-D. Chance is "
-            f"0.25. Two scorings of the same prompts: *letter* shows all four and takes the letter with the "
-            f"highest next-token log-probability; *options* asks about each response alone (\"Is this "
-            f"response a good fit for me? Answer Yes or No.\") and takes the one with the largest "
-            f"log P(Yes) - log P(No), which leaves the letters, and a small model's pull towards A and B, "
-            f"out of the choice. "
-            f"`ours` puts the engine's context in the system message as `Engine.chat` does; `profile` "
-            f"the same without retrieved records (`context(records=False)`: profile and summary only); "
-            f"`stated` puts only the preference statement there, as a known fact and without our "
-            f"personalization instruction (what a perfect memory would hand the model); "
-            + (f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
-               f"window, and runs on the first {full} items only (a ~4k-token prompt takes "
-               f"minutes on this CPU: see s / item); the next column scores every method on that slice. "
-               if full else "")
-            + "*pref. in prompt*: the statement is in the context (`ours`) or among the kept turns. "
-            "*prompt tokens* is the lettered prompt's size under both scorings (each options prompt "
-            "holds one response instead of four). *s / item* is the model's time per item; a scoring "
-            "that runs after another on the same prompt reuses the prefix the model has cached."),
+            (
+                f"Model: {cfg['model']} (window {cfg['context_window']} tokens). PrefEval's four options per item, "
+                f"the first (preference-aligned) one shuffled into a seeded position and lettered A-D. Chance is "
+                f"0.25. Two scorings of the same prompts: *letter* shows all four and takes the letter with the "
+                f'highest next-token log-probability; *options* asks about each response alone ("Is this '
+                f'response a good fit for me? Answer Yes or No.") and takes the one with the largest '
+                f"log P(Yes) - log P(No), which leaves the letters, and a small model's pull towards A and B, "
+                f"out of the choice. "
+                f"`ours` puts the engine's context in the system message as `Engine.chat` does; `profile` "
+                f"the same without retrieved records (`context(records=False)`: profile and summary only); "
+                f"`stated` puts only the preference statement there, as a known fact and without our "
+                f"personalization instruction (what a perfect memory would hand the model); "
+                + (
+                    f"`full-history` gives the buried conversation as chat turns, the most recent that fit the "
+                    f"window, and runs on the first {full} items only (a ~4k-token prompt takes "
+                    f"minutes on this CPU: see s / item); the next column scores every method on that slice. "
+                    if full
+                    else ""
+                )
+                + "*pref. in prompt*: the statement is in the context (`ours`) or among the kept turns. "
+                "*prompt tokens* is the lettered prompt's size under both scorings (each options prompt "
+                "holds one response instead of four). *s / item* is the model's time per item; a scoring "
+                "that runs after another on the same prompt reuses the prefix the model has cached."
+            ),
             "",
         ]
         slice_col = [f"accuracy, first {full}"] if full else []
         lines += _table(
-            ["method", "scoring", "items", "accuracy", *slice_col, "pref. in prompt", "no letter", "prompt tokens",
-             "s / item"],
-            [[r["method"], r.get("scoring", "letter"), r["items"], r["accuracy"],
-              *([r["accuracy_full_history_slice"]] if full else []), r["preference_in_prompt"], r["no_letter"],
-              r["prompt_tokens"], r["seconds"]] for r in payload["mcq"]],
+            [
+                "method",
+                "scoring",
+                "items",
+                "accuracy",
+                *slice_col,
+                "pref. in prompt",
+                "no letter",
+                "prompt tokens",
+                "s / item",
+            ],
+            [
+                [
+                    r["method"],
+                    r.get("scoring", "letter"),
+                    r["items"],
+                    r["accuracy"],
+                    *([r["accuracy_full_history_slice"]] if full else []),
+                    r["preference_in_prompt"],
+                    r["no_letter"],
+                    r["prompt_tokens"],
+                    r["seconds"],
+                ]
+                for r in payload["mcq"]
+            ],
         )
         if payload.get("mcq_by_stance"):
             lines += ["", "By the statement's stance (lexical reading, below):", ""]
-            lines += _table(["method", "scoring", "stance", "items", "accuracy"],
-                            [[r["method"], r.get("scoring", "letter"), r["stance"], r["items"], r["accuracy"]]
-                             for r in payload["mcq_by_stance"]])
+            lines += _table(
+                ["method", "scoring", "stance", "items", "accuracy"],
+                [
+                    [r["method"], r.get("scoring", "letter"), r["stance"], r["items"], r["accuracy"]]
+                    for r in payload["mcq_by_stance"]
+                ],
+            )
     st = payload.get("stance")
     if st:
         lines += [
             "",
             "## Stance of the rules extractor (explicit statements)",
             "",
-            (f"Each of {st['statements']} sampled statements is extracted alone; the stance of its first "
-            "preference memory (like = positive; dislike/avoid = negative) is compared with the stance of "
-            "the statement's first stance word (\"avoid\", \"don't\", \"aversion\"... vs \"prefer\", \"love\", "
-            "\"only\"...), a lexical reading rather than a PrefEval label."),
+            (
+                f"Each of {st['statements']} sampled statements is extracted alone; the stance of its first "
+                "preference memory (like = positive; dislike/avoid = negative) is compared with the stance of "
+                'the statement\'s first stance word ("avoid", "don\'t", "aversion"... vs "prefer", "love", '
+                '"only"...), a lexical reading rather than a PrefEval label.'
+            ),
             "",
         ]
         lines += _table(
-            ["statements with a stance word", "negative", "any preference extracted", "stance right (all)",
-             "stance right (extracted)", "negatives kept negative"],
-            [[st["with_gold_stance"], st["negative_share"], st["extracted_share"], st["stance_accuracy_all"],
-              st["stance_accuracy_extracted"], st["negative_kept"]]],
+            [
+                "statements with a stance word",
+                "negative",
+                "any preference extracted",
+                "stance right (all)",
+                "stance right (extracted)",
+                "negatives kept negative",
+            ],
+            [
+                [
+                    st["with_gold_stance"],
+                    st["negative_share"],
+                    st["extracted_share"],
+                    st["stance_accuracy_all"],
+                    st["stance_accuracy_extracted"],
+                    st["negative_kept"],
+                ]
+            ],
         )
         if st["examples_missed"]:
             lines += ["", "Statements it extracted nothing from (first few):", ""]
@@ -838,8 +955,13 @@ def run(
     result: dict[str, Any] = {}
     try:
         burier = Burier(engine, filler, max([*turns, mcq_turns if mcq_items else 0]))
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         rows: list[Recall] = []
         started = time.perf_counter()
         with Progress(*columns, console=console, transient=True) as progress:
@@ -861,13 +983,30 @@ def run(
             total = (len(mcq_items) * len([m for m in methods if m != "full-history"]) + full_n) * len(scorings)
             with Progress(*columns, console=console, transient=True) as progress:
                 task = progress.add_task(f"MCQ at N = {mcq_turns}", total=total)
-                choices = run_mcq(engine, burier, model, mcq_items, methods, scorings, mcq_turns, seed, budget, full_n,
-                                  lambda m: progress.advance(task))
+                choices = run_mcq(
+                    engine,
+                    burier,
+                    model,
+                    mcq_items,
+                    methods,
+                    scorings,
+                    mcq_turns,
+                    seed,
+                    budget,
+                    full_n,
+                    lambda m: progress.advance(task),
+                )
             full_keys = {it.key for it in mcq_items[:full_n]}
             result["mcq"] = summarize_mcq(choices, methods, full_keys)
             stance = {it.key: gold_stance(it.preference) or "none" for it in mcq_items}
             result["mcq_by_stance"] = [
-                {"method": m, "scoring": sc, "stance": s, "items": len(cs), "accuracy": round(mean(c.right for c in cs), 4)}
+                {
+                    "method": m,
+                    "scoring": sc,
+                    "stance": s,
+                    "items": len(cs),
+                    "accuracy": round(mean(c.right for c in cs), 4),
+                }
                 for sc in scorings
                 for m in methods
                 for s in ("negative", "positive", "none")
@@ -884,16 +1023,29 @@ def run(
 def prefeval(
     data: Annotated[Path | None, typer.Option(help="PrefEval folder [default: $TAILORED_DATA/prefeval].")] = None,
     turns: Annotated[str, typer.Option(help="Filler turn counts N, comma-separated.")] = "10,50,150,300",
-    sets: Annotated[str, typer.Option(help="Sets for recall: explicit, choice, persona (comma-separated).")] = "explicit,choice,persona",
-    limit: Annotated[int | None, typer.Option(help="Explicit items for recall, spread over topics [default: 200].")] = 200,
+    sets: Annotated[
+        str, typer.Option(help="Sets for recall: explicit, choice, persona (comma-separated).")
+    ] = "explicit,choice,persona",
+    limit: Annotated[
+        int | None, typer.Option(help="Explicit items for recall, spread over topics [default: 200].")
+    ] = 200,
     implicit_limit: Annotated[int | None, typer.Option(help="Items per implicit set for recall.")] = 100,
     mcq: Annotated[bool, typer.Option("--mcq/--no-mcq", help="Score MCQ accuracy with the chat model.")] = True,
     mcq_limit: Annotated[int, typer.Option(help="Explicit items for the MCQ, spread over topics.")] = 100,
     mcq_turns: Annotated[int, typer.Option(help="N for the MCQ.")] = 300,
     full_history_limit: Annotated[int, typer.Option(help="MCQ items that also run full-history (slow).")] = 30,
-    method: Annotated[list[str] | None, typer.Option(help="MCQ methods: no-memory, ours, profile, stated, full-history (repeatable).")] = None,
-    scoring: Annotated[list[str] | None, typer.Option(help="MCQ scoring: letter (one prompt, the likeliest letter), options (each option judged alone, the likeliest Yes) (repeatable) [default: both].")] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")] = None,
+    method: Annotated[
+        list[str] | None, typer.Option(help="MCQ methods: no-memory, ours, profile, stated, full-history (repeatable).")
+    ] = None,
+    scoring: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="MCQ scoring: letter (one prompt, the likeliest letter), options (each option judged alone, the likeliest Yes) (repeatable) [default: both]."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")
+    ] = None,
     n_ctx: Annotated[int, typer.Option(help="Context window for a local model.")] = 4096,
     budget: Annotated[int, typer.Option(help="Context token budget.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for positions, samples and option order.")] = 0,
@@ -927,25 +1079,49 @@ def prefeval(
             raise InvalidInput(f"{llm.name} does not expose log-probabilities, which the MCQ needs")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            result = run(root, turns=ns, sets=chosen_sets, limit=limit, implicit_limit=implicit_limit, mcq=llm is not None,
-                         mcq_limit=mcq_limit, mcq_turns=mcq_turns, full_history_limit=full_history_limit,
-                         methods=methods, scorings=scorings, budget=budget, seed=seed, embedder=embedder, model=llm,
-                         workdir=Path(tmp),
-                         embed_threads=embed_threads)
+            result = run(
+                root,
+                turns=ns,
+                sets=chosen_sets,
+                limit=limit,
+                implicit_limit=implicit_limit,
+                mcq=llm is not None,
+                mcq_limit=mcq_limit,
+                mcq_turns=mcq_turns,
+                full_history_limit=full_history_limit,
+                methods=methods,
+                scorings=scorings,
+                budget=budget,
+                seed=seed,
+                embedder=embedder,
+                model=llm,
+                workdir=Path(tmp),
+                embed_threads=embed_threads,
+            )
     finally:
         if llm is not None:
             llm.close()
-    argv = "tailored bench prefeval " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("prefeval") + 1:]) \
-        if "prefeval" in sys.argv else "tailored bench prefeval"
+    argv = (
+        "tailored bench prefeval " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("prefeval") + 1 :])
+        if "prefeval" in sys.argv
+        else "tailored bench prefeval"
+    )
     payload: dict[str, Any] = {
         "benchmark": "prefeval",
         "command": argv.strip(),
         "machine": machine(),
         "seconds": round(time.perf_counter() - started, 1),
         "config": {
-            "turns": ns, "sets": chosen_sets, "limit": limit, "implicit_limit": implicit_limit, "budget": budget,
-            "seed": seed, "embedder": embedder, "mcq_turns": mcq_turns,
-            "model": llm.name if llm else None, "context_window": llm.context_window if llm else None,
+            "turns": ns,
+            "sets": chosen_sets,
+            "limit": limit,
+            "implicit_limit": implicit_limit,
+            "budget": budget,
+            "seed": seed,
+            "embedder": embedder,
+            "mcq_turns": mcq_turns,
+            "model": llm.name if llm else None,
+            "context_window": llm.context_window if llm else None,
             "mcq_items": len({c["key"] for c in result.get("per_choice", [])}),
             "full_history_items": result.pop("full_history_items", 0),
         },
@@ -960,14 +1136,27 @@ def prefeval(
     path = write_report(output, payload)
     table = Table("set", "N", "items", "profile + records", "records only", title="PrefEval context recall")
     for r in payload.get("recall", []):
-        table.add_row(SET_NAMES[r["set"]], str(r["turns"]), str(r["items"]), _fmt(r["recall_profile"]),
-                      _fmt(r["recall_retrieval"]))
+        table.add_row(
+            SET_NAMES[r["set"]],
+            str(r["turns"]),
+            str(r["items"]),
+            _fmt(r["recall_profile"]),
+            _fmt(r["recall_retrieval"]),
+        )
     console.print(table)
     if payload.get("mcq"):
-        t2 = Table("method", "scoring", "items", "accuracy", "pref. in prompt", "s/item", title=f"MCQ at N = {mcq_turns}")
+        t2 = Table(
+            "method", "scoring", "items", "accuracy", "pref. in prompt", "s/item", title=f"MCQ at N = {mcq_turns}"
+        )
         for r in payload["mcq"]:
-            t2.add_row(r["method"], r.get("scoring", "letter"), str(r["items"]), _fmt(r["accuracy"]),
-                       _fmt(r["preference_in_prompt"]), _fmt(r["seconds"]))
+            t2.add_row(
+                r["method"],
+                r.get("scoring", "letter"),
+                str(r["items"]),
+                _fmt(r["accuracy"]),
+                _fmt(r["preference_in_prompt"]),
+                _fmt(r["seconds"]),
+            )
         console.print(t2)
     for note in payload["notes"]:
         console.print(note)

@@ -117,7 +117,9 @@ def load_locomo(path: Path, conversations: str | None, limit: int | None) -> tup
     samples = json.loads(require(path, "LoCoMo (locomo10.json)").read_text(encoding="utf-8"))
     chosen = [samples[n - 1] for n in parse_numbers(conversations, len(samples))]
     items = [
-        QAItem(s["sample_id"], i, q["question"], None if q.get("answer") is None else str(q["answer"]), int(q["category"]))
+        QAItem(
+            s["sample_id"], i, q["question"], None if q.get("answer") is None else str(q["answer"]), int(q["category"])
+        )
         for s in chosen
         for i, q in enumerate(s["qa"])
         if int(q["category"]) in CATEGORIES
@@ -202,7 +204,15 @@ def run_qa(
                             records = engine.context(sid, it.question, budget=budget, k=40).text
                         pred, tokens, secs = ask(model, records, it.question, max_tokens)
                         results[method].outcomes.append(
-                            Outcome(sid, it.index, it.category, pred, locomo_metrics.score(pred, it.answer, it.category), tokens, secs)
+                            Outcome(
+                                sid,
+                                it.index,
+                                it.category,
+                                pred,
+                                locomo_metrics.score(pred, it.answer, it.category),
+                                tokens,
+                                secs,
+                            )
                         )
                         progress.advance(task)
         finally:
@@ -247,8 +257,12 @@ def write_report(out_dir: Path, payload: dict[str, Any]) -> Path:
     lines += ["", "By category:", "", "| method | " + " | ".join(cats) + " |", "| --- |" + " ---: |" * len(cats)]
     for r in rows:
         lines.append(f"| {r['method']} | " + " | ".join(fmt(r["by_category"].get(c)) for c in cats) + " |")
-    lines += ["", "Full-context prompts share one long prefix per conversation, which llama.cpp reuses "
-              "from the second question on, so its seconds per question understate a cold prompt.", ""]
+    lines += [
+        "",
+        "Full-context prompts share one long prefix per conversation, which llama.cpp reuses "
+        "from the second question on, so its seconds per question understate a cold prompt.",
+        "",
+    ]
     if payload.get("notes"):
         lines += ["## Notes", "", *payload["notes"], ""]
     path = out_dir / "qa-locomo.md"
@@ -262,7 +276,9 @@ def qa(
     conversations: Annotated[str | None, typer.Option(help="Conversations to use, e.g. 1-3,5 [default: all].")] = None,
     limit: Annotated[int | None, typer.Option(help="Keep this many questions, evenly spaced.")] = None,
     method: Annotated[list[str] | None, typer.Option(help="no-memory, full-context, retrieval (repeatable).")] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")
+    ] = None,
     n_ctx: Annotated[int, typer.Option(help="Context window for a local model.")] = 4096,
     budget: Annotated[int, typer.Option(help="Token budget of the retrieval context.")] = 700,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 32,
@@ -321,16 +337,25 @@ def qa(
         },
         "results": summaries,
         "notes": verdict(summaries),
-        "per_question": {
-            m: [o.__dict__ for o in results[m].outcomes] for m in methods
-        },
+        "per_question": {m: [o.__dict__ for o in results[m].outcomes] for m in methods},
     }
     write_json(output / "qa-locomo.json", payload)
     path = write_report(output, payload)
     table = Table("method", "F1 cat 1-4", "abstain cat 5", "overall", "tokens/q", "s/q", title="LoCoMo QA")
     for r in summaries:
-        table.add_row(*(str(r[k]) for k in ("method", "f1_cat_1_4", "abstention_cat_5", "overall",
-                                               "prompt_tokens_per_question", "seconds_per_question")))
+        table.add_row(
+            *(
+                str(r[k])
+                for k in (
+                    "method",
+                    "f1_cat_1_4",
+                    "abstention_cat_5",
+                    "overall",
+                    "prompt_tokens_per_question",
+                    "seconds_per_question",
+                )
+            )
+        )
     console.print(table)
     for note in payload["notes"]:
         console.print(note)

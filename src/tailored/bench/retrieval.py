@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -258,7 +258,11 @@ ABLATION: list[tuple[str, SearchMode, RetrievalConfig]] = [
     ("+ session prior (0.2 x best score in the session)", "hybrid", _SESSION),
     ("+ date prior (dates the question mentions)", "hybrid", _DATE),
     ("+ BM25 rows scaled by query coverage", "hybrid", _DATE.with_(coverage=True)),
-    ("+ lexical trust: dense alone when the best BM25 row covers < 40%", "hybrid", RetrievalConfig().with_(diversity=0.0)),
+    (
+        "+ lexical trust: dense alone when the best BM25 row covers < 40%",
+        "hybrid",
+        RetrievalConfig().with_(diversity=0.0),
+    ),
     ("+ first 5 hits spread over sessions (the default)", "hybrid", RetrievalConfig()),
 ]
 
@@ -273,7 +277,9 @@ def ablation(
     memo = MemoEmbedder(embedder)  # the steps share the query vectors
     rows = []
     for name, mode, cfg in ABLATION:
-        results = evaluate(Retriever(store, memo, cfg), cases, [mode], progress=progress, label=f"ablation: {name[:28]}")
+        results = evaluate(
+            Retriever(store, memo, cfg), cases, [mode], progress=progress, label=f"ablation: {name[:28]}"
+        )
         row: dict[str, Any] = {"step": name, "mode": mode, "config": asdict(cfg)}
         by_part = {c.part: c for c in cases}
         for slice_name, keep in _slices(cases).items():
@@ -320,7 +326,7 @@ class Report:
     categories: dict[str, dict[str, float]]  # category -> mode -> turn R@10
     speed: dict[str, Any]
     ablation: list[dict[str, Any]] = field(default_factory=list)
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def build_report(
@@ -337,10 +343,14 @@ def build_report(
     by_slice: dict[str, dict[str, dict[str, Any]]] = {}
     by_part = {c.part: c for c in cases}
     for name, keep in _slices(cases).items():
-        by_slice[name] = {m: asdict(summarise([r for r in results if r.mode == m and keep(by_part[r.part])])) for m in MODES}
+        by_slice[name] = {
+            m: asdict(summarise([r for r in results if r.mode == m and keep(by_part[r.part])])) for m in MODES
+        }
     cats: dict[str, dict[str, float]] = {}
     for cat in sorted({r.category for r in results}):
-        cats[cat] = {m: summarise([r for r in results if r.mode == m and r.category == cat]).turn.get(10, 0.0) for m in MODES}
+        cats[cat] = {
+            m: summarise([r for r in results if r.mode == m and r.category == cat]).turn.get(10, 0.0) for m in MODES
+        }
         cats[cat]["questions"] = float(sum(1 for r in results if r.mode == "hybrid" and r.category == cat))
     return Report(
         dataset=dataset,
@@ -426,17 +436,26 @@ def render_markdown(report: Report, plot: str | None) -> str:
     sp = report.speed
     lines += ["## Speed", ""]
     srows: list[list[Any]] = [
-        ["ingest (store + embed)", f"{sp['ingest_turns_per_s']:.0f} turns/s" if sp.get("ingest_turns_per_s") else "n/a"],
+        [
+            "ingest (store + embed)",
+            f"{sp['ingest_turns_per_s']:.0f} turns/s" if sp.get("ingest_turns_per_s") else "n/a",
+        ],
     ]
     for mode in MODES:
         lat = sp["latency"].get(mode, {})
         srows.append(
-            [f"search {mode}, {sp.get('events_per_user', 'n/a')} events/user", f"p50 {_ms(lat.get('p50_ms'))}, p95 {_ms(lat.get('p95_ms'))}"]
+            [
+                f"search {mode}, {sp.get('events_per_user', 'n/a')} events/user",
+                f"p50 {_ms(lat.get('p50_ms'))}, p95 {_ms(lat.get('p95_ms'))}",
+            ]
         )
     if sp.get("scale"):
         sc = sp["scale"]
         srows.append(
-            [f"search hybrid, one user with {sc['events']} events", f"p50 {_ms(sc['p50_ms'])}, p95 {_ms(sc['p95_ms'])} ({sc['queries']} queries)"]
+            [
+                f"search hybrid, one user with {sc['events']} events",
+                f"p50 {_ms(sc['p50_ms'])}, p95 {_ms(sc['p95_ms'])} ({sc['queries']} queries)",
+            ]
         )
     lines += [table(["what", "measured"], srows), ""]
     lines += [
@@ -456,7 +475,9 @@ def render_markdown(report: Report, plot: str | None) -> str:
         lines += ["## Ablation: each step's effect", ""]
         names = [n for n in report.ablation[0] if n in title and n != "all"] or ["all"]
         if locomo:
-            headers = ["step", "mode"] + [f"R@10 {title[n]}" for n in names] + [f"session R@5 {title[n]}" for n in names]
+            headers = (
+                ["step", "mode"] + [f"R@10 {title[n]}" for n in names] + [f"session R@5 {title[n]}" for n in names]
+            )
             rows = [
                 [a["step"], a["mode"]] + [a[n]["turn_r10"] for n in names] + [a[n]["session_r5"] for n in names]
                 for a in report.ablation
@@ -468,7 +489,10 @@ def render_markdown(report: Report, plot: str | None) -> str:
                 for a in report.ablation
             ]
         lines += [table(headers, rows), ""]
-        lines += ["Each row adds one step to the row above it (the first three are the baselines); the last row is the default `RetrievalConfig`.", ""]
+        lines += [
+            "Each row adds one step to the row above it (the first three are the baselines); the last row is the default `RetrievalConfig`.",
+            "",
+        ]
     lines += ["Raw figures: the JSON file next to this page.", ""]
     return "\n".join(lines)
 
@@ -558,7 +582,9 @@ def run_benchmark(
                 },
             }
             if dataset == "prefeval":
-                speed["note"] = "Ingest speed is not reported for PrefEval: its filler turns repeat across users and are embedded once."
+                speed["note"] = (
+                    "Ingest speed is not reported for PrefEval: its filler turns repeat across users and are embedded once."
+                )
             if dataset == "locomo" and scale_events > 0:
                 speed["scale"] = _scale_latency(store, model, cases, scale_events, progress)
             abl = ablation(store, model, cases, progress) if with_ablation else []
@@ -634,7 +660,9 @@ def _write(report: Report, out: Path, results: Sequence[Result]) -> None:
 DatasetOpt = Annotated[str, typer.Option("--dataset", help="locomo or prefeval.")]
 DataOpt = Annotated[
     Path | None,
-    typer.Option("--data", help="The dataset's folder (default: $TAILORED_DATA/<dataset>, else ../shared/data/<dataset>)."),
+    typer.Option(
+        "--data", help="The dataset's folder (default: $TAILORED_DATA/<dataset>, else ../shared/data/<dataset>)."
+    ),
 ]
 
 
@@ -645,18 +673,25 @@ def retrieval(
         str | None, typer.Option("--conversations", help="LoCoMo conversations, e.g. 1-5 or 1,3,7 (default: all 10).")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", help="At most N questions per LoCoMo conversation, or N PrefEval preferences.")
+        int | None,
+        typer.Option("--limit", help="At most N questions per LoCoMo conversation, or N PrefEval preferences."),
     ] = None,
     turns: Annotated[int, typer.Option("--turns", help="PrefEval: unrelated turns around each preference.")] = 300,
     seed: Annotated[int, typer.Option("--seed", help="PrefEval: seed for filler choice and position.")] = 0,
     embedder: Annotated[str, typer.Option("--embedder", help="Embedder name (minilm, hash).")] = "minilm",
     out: Annotated[Path, typer.Option("--out", help="Where the report goes.")] = Path("docs/benchmarks"),
     db: Annotated[
-        Path | None, typer.Option("--db", help="Keep the store in this file and reuse its users next time (default: a temp file).")
+        Path | None,
+        typer.Option("--db", help="Keep the store in this file and reuse its users next time (default: a temp file)."),
     ] = None,
-    with_ablation: Annotated[bool, typer.Option("--ablation/--no-ablation", help="Also measure each retrieval step's effect.")] = True,
+    with_ablation: Annotated[
+        bool, typer.Option("--ablation/--no-ablation", help="Also measure each retrieval step's effect.")
+    ] = True,
     scale_events: Annotated[
-        int, typer.Option("--scale-events", help="LoCoMo: also time hybrid search for one user with this many events (0: skip).")
+        int,
+        typer.Option(
+            "--scale-events", help="LoCoMo: also time hybrid search for one user with this many events (0: skip)."
+        ),
     ] = 10_000,
     threads: Annotated[
         int, typer.Option("--threads", help="Torch threads for the minilm embedder (0: torch's default).")

@@ -124,8 +124,18 @@ def serve(
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "TAILORED_DB": str(db)}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tailored", "serve", "--port", str(port), "--embedder", embedder,
-             "--workers", str(workers)],
+            [
+                sys.executable,
+                "-m",
+                "tailored",
+                "serve",
+                "--port",
+                str(port),
+                "--embedder",
+                embedder,
+                "--workers",
+                str(workers),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -159,23 +169,49 @@ def serve(
     counts = dict(stored)
     lost = sum(1 for a in acked if counts.get(a, 0) == 0)
     duplicated = sum(1 for a in acked if counts.get(a, 0) > 1)
-    results: dict[str, Any] = {"elapsed_s": elapsed, "errors": errors, "acked_adds": len(acked),
-                               "lost": lost, "duplicated": duplicated, "ops": {}}
-    table = Table("operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms",
-                  title=f"{clients} clients, {users} users x {events} events, {seconds:.0f} s")
+    results: dict[str, Any] = {
+        "elapsed_s": elapsed,
+        "errors": errors,
+        "acked_adds": len(acked),
+        "lost": lost,
+        "duplicated": duplicated,
+        "ops": {},
+    }
+    table = Table(
+        "operation",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        title=f"{clients} clients, {users} users x {events} events, {seconds:.0f} s",
+    )
     for kind, values in latencies.items():
         if not values:
             continue
         arr = np.array(values)
-        row = {"requests": len(values), "per_s": len(values) / elapsed, "p50_ms": float(np.percentile(arr, 50)),
-               "p95_ms": float(np.percentile(arr, 95)), "p99_ms": float(np.percentile(arr, 99))}
+        row = {
+            "requests": len(values),
+            "per_s": len(values) / elapsed,
+            "p50_ms": float(np.percentile(arr, 50)),
+            "p95_ms": float(np.percentile(arr, 95)),
+            "p99_ms": float(np.percentile(arr, 99)),
+        }
         results["ops"][kind] = row
-        table.add_row(kind, str(row["requests"]), f"{row['per_s']:.0f}", f"{row['p50_ms']:.1f}",
-                      f"{row['p95_ms']:.1f}", f"{row['p99_ms']:.1f}")
+        table.add_row(
+            kind,
+            str(row["requests"]),
+            f"{row['per_s']:.0f}",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p95_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+        )
     console.print(table)
     console.print(f"errors: {errors}; acknowledged adds: {len(acked)}, lost: {lost}, stored twice: {duplicated}")
-    command = (f"tailored bench serve --users {users} --events {events} --clients {clients} "
-               f"--seconds {seconds:g} --add-share {add_share:g} --embedder {embedder} --workers {workers}")
+    command = (
+        f"tailored bench serve --users {users} --events {events} --clients {clients} "
+        f"--seconds {seconds:g} --add-share {add_share:g} --embedder {embedder} --workers {workers}"
+    )
     write_json(out / "serve.json", {"command": command, "machine": machine(), **results})
     lines = [
         "# Server load",
@@ -189,8 +225,10 @@ def serve(
         "",
         "| operation | requests | req/s | p50 ms | p95 ms | p99 ms |",
         "| --- | --- | --- | --- | --- | --- |",
-        *[f"| {k} | {r['requests']} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} |"
-          for k, r in results["ops"].items()],
+        *[
+            f"| {k} | {r['requests']} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} |"
+            for k, r in results["ops"].items()
+        ],
         "",
         f"Errors: {errors}. Acknowledged adds: {len(acked)}; lost: {lost}; stored more than once: {duplicated}.",
         "",

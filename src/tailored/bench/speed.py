@@ -53,8 +53,7 @@ def synthetic_queries(n: int, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     forms = ["what did they say about {o}?", "did I ever mention {o}", "{o} {w}", "who {v} {o}?"]
     return [
-        rng.choice(forms).format(o=rng.choice(_OBJECTS), w=rng.choice(_WHEN), v=rng.choice(_VERBS))
-        for _ in range(n)
+        rng.choice(forms).format(o=rng.choice(_OBJECTS), w=rng.choice(_WHEN), v=rng.choice(_VERBS)) for _ in range(n)
     ]
 
 
@@ -116,10 +115,7 @@ def ingest(
         "",
         "| measure | value |",
         "| --- | --- |",
-        *[
-            f"| {k} | {v:.2f} |" if k.endswith("model") else f"| {k} | {v:,.0f} |"
-            for k, v in results.items()
-        ],
+        *[f"| {k} | {v:.2f} |" if k.endswith("model") else f"| {k} | {v:,.0f} |" for k, v in results.items()],
         "",
         "`model_sentences_per_s` is the embedding model alone on the same texts in the same run;",
         "`embedded` is `Engine.add` embedding and storing (one transaction per batch);",

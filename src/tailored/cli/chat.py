@@ -31,7 +31,9 @@ def chat(
     system: Annotated[str | None, typer.Option(help="A system prompt to put first.")] = None,
     budget: Annotated[int, typer.Option(help="Token budget of the user's context.")] = 1000,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 512,
-    show_context: Annotated[bool, typer.Option("--show-context", help="Print the context used for each answer.")] = False,
+    show_context: Annotated[
+        bool, typer.Option("--show-context", help="Print the context used for each answer.")
+    ] = False,
     db: DbOpt = None,
     tenant: TenantOpt = "default",
     embedder: EmbedderOpt = "minilm",
@@ -57,7 +59,9 @@ def chat(
                 if not line.strip():
                     continue
                 history.append({"role": "user", "content": line})
-                out = eng.chat(user, history, model=llm, memory=memory, stream=True, budget=budget, max_tokens=max_tokens)
+                out = eng.chat(
+                    user, history, model=llm, memory=memory, stream=True, budget=budget, max_tokens=max_tokens
+                )
                 assert isinstance(out, ChatStream)
                 if show_context and out.context is not None:
                     err_console.print(out.context.text, markup=False, highlight=False)

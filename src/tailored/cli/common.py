@@ -47,7 +47,11 @@ def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
     if isinstance(value, BaseModel):
         sys.stdout.write(value.model_dump_json(indent=2) + "\n")
         return
-    data = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value] if isinstance(value, list) else value
+    data = (
+        [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+        if isinstance(value, list)
+        else value
+    )
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import InvalidInput
-from ..ingest import FileFormat, read_file
+from ..ingest import read_file
 from ..types import EventIn
 from .common import (
     DbOpt,
@@ -108,7 +108,9 @@ def context(
     query: Annotated[str, typer.Argument(help="The request to build context for.")],
     user: UserOpt,
     budget: Annotated[int, typer.Option(help="Token budget.")] = 1000,
-    records: Annotated[bool, typer.Option("--records/--no-records", help="Include retrieved records after the profile.")] = True,
+    records: Annotated[
+        bool, typer.Option("--records/--no-records", help="Include retrieved records after the profile.")
+    ] = True,
     as_json: JsonOpt = False,
     db: DbOpt = None,
     tenant: TenantOpt = "default",

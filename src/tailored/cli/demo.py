@@ -39,7 +39,11 @@ def demo(db: DbOpt = None, tenant: TenantOpt = "default", embedder: EmbedderOpt 
                 table = Table("score", "bm25", "dense", "who", "text", title=f"user {user!r} asks: {query}")
                 for h in hits:
                     table.add_row(
-                        f"{h.score:.3f}", f"{h.parts.bm25:.2f}", f"{h.parts.dense:.2f}", h.event.role or "", h.event.text
+                        f"{h.score:.3f}",
+                        f"{h.parts.bm25:.2f}",
+                        f"{h.parts.dense:.2f}",
+                        h.event.role or "",
+                        h.event.text,
                     )
                 console.print(table)
         for user in SAMPLE_QUERIES:

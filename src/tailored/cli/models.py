@@ -48,7 +48,9 @@ def verify(
     """Re-hash cached models in full; a damaged file is removed so that 'pull' can restore it."""
     names = [name] if name else [r.name for r in registry.list_models() if r.present]
     if not names:
-        raise ModelNotFound(f"no models in {registry.models_dir()}; run 'tailored models pull {registry.DEFAULT_MODEL}'")
+        raise ModelNotFound(
+            f"no models in {registry.models_dir()}; run 'tailored models pull {registry.DEFAULT_MODEL}'"
+        )
     for n in names:
         with console.status(f"hashing {n}..."):
             path = registry.verify(n)

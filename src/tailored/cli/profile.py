@@ -31,8 +31,15 @@ def _table(rows: list[Memory], title: str) -> Table:
     for m in rows:
         valid = f"{m.valid_from:%Y-%m-%d} .. {m.valid_to:%Y-%m-%d}" if m.valid_to else f"since {m.valid_from:%Y-%m-%d}"
         table.add_row(
-            str(m.id), m.kind, m.text, m.polarity or "", f"{m.confidence:.2f}", m.source,
-            m.status + (" (pinned)" if m.pinned else ""), valid, ",".join(map(str, m.evidence)),
+            str(m.id),
+            m.kind,
+            m.text,
+            m.polarity or "",
+            f"{m.confidence:.2f}",
+            m.source,
+            m.status + (" (pinned)" if m.pinned else ""),
+            valid,
+            ",".join(map(str, m.evidence)),
         )
     return table
 
@@ -161,7 +168,9 @@ def extract(
 def summarize(
     user: UserOpt,
     task: Annotated[str, typer.Option(help="What the summary is for (general, writing style, diet...).")] = "general",
-    model: Annotated[str | None, typer.Option(help="Chat model to write it (default: from the profile, no LLM).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Chat model to write it (default: from the profile, no LLM).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even without enough new events.")] = False,
     db: DbOpt = None,
     tenant: TenantOpt = "default",

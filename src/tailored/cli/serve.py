@@ -40,14 +40,20 @@ def keys_list(as_json: JsonOpt = False, db: DbOpt = None) -> None:
     table = Table("id", "tenant", "admin", "label", "created", "revoked")
     for k in rows:
         table.add_row(
-            k.id, k.tenant, "yes" if k.admin else "", k.label or "", f"{k.created_at:%Y-%m-%d %H:%M}",
+            k.id,
+            k.tenant,
+            "yes" if k.admin else "",
+            k.label or "",
+            f"{k.created_at:%Y-%m-%d %H:%M}",
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
         )
     console.print(table)
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id.")], yes: YesOpt = False, db: DbOpt = None) -> None:
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id.")], yes: YesOpt = False, db: DbOpt = None
+) -> None:
     """Revoke a key; requests with it get 401 from then on."""
     confirm(f"Revoke key {key_id}?", yes)
     with Engine(db) as eng:
@@ -103,5 +109,6 @@ def serve(
     if model:
         os.environ["TAILORED_MODEL"] = model
     engine.close()
-    uvicorn.run("tailored.server.app:app_from_env", factory=True, workers=workers, host=host, port=port,
-                log_level="warning")
+    uvicorn.run(
+        "tailored.server.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level="warning"
+    )

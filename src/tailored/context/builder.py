@@ -150,7 +150,11 @@ def build_context(
         ev = hit.event
         if score < floor or ev.id in stated:
             continue
-        cap = min(max_item_tokens, assistant_item_tokens) if ev.role == "assistant" and assistant_item_tokens else max_item_tokens
+        cap = (
+            min(max_item_tokens, assistant_item_tokens)
+            if ev.role == "assistant" and assistant_item_tokens
+            else max_item_tokens
+        )
         item = ContextItem(
             event_id=ev.id,
             time=ev.time,

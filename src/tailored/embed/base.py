@@ -29,9 +29,7 @@ class Embedder(ABC):
         """Embed any number of texts, batching and normalising once here for every backend."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        parts = [
-            self.embed_batch(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)
-        ]
+        parts = [self.embed_batch(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
         out = np.asarray(np.concatenate(parts), dtype=np.float32)
         if out.shape != (len(texts), self.dimensions):
             raise ModelError(f"{self.name} returned shape {out.shape}, expected ({len(texts)}, {self.dimensions})")

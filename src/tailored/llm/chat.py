@@ -59,12 +59,23 @@ class ChatStream:
 
 
 class _Finish:
-    def __init__(self, engine: Engine, user_id: str, question: str, memory: bool, context: Context | None,
-                 model: ChatModel, session_id: str | None, prompt_tokens: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        user_id: str,
+        question: str,
+        memory: bool,
+        context: Context | None,
+        model: ChatModel,
+        session_id: str | None,
+        prompt_tokens: int,
+    ) -> None:
         self.engine, self.user_id, self.question, self.memory = engine, user_id, question, memory
         self.context, self.model, self.session_id, self.prompt_tokens = context, model, session_id, prompt_tokens
 
-    def __call__(self, answer: str, completion_tokens: int | None = None, prompt_tokens: int | None = None) -> ChatResult:
+    def __call__(
+        self, answer: str, completion_tokens: int | None = None, prompt_tokens: int | None = None
+    ) -> ChatResult:
         stored: list[int] = []
         if self.memory and answer.strip():
             turns = [

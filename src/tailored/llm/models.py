@@ -49,7 +49,6 @@ class ModelSpec:
         return [f"{p}=={self.version}" for p in self.packages]
 
 
-
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (

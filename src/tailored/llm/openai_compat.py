@@ -90,7 +90,9 @@ class OpenAIChatModel(ChatModel):
         if isinstance(exc, (o.APIConnectionError, o.APITimeoutError)):
             raise ModelUnavailable(f"cannot reach the model server at {self.base_url}: {exc}") from exc
         if isinstance(exc, o.APIStatusError):
-            raise ModelError(f"the model server at {self.base_url} answered HTTP {exc.status_code}: {exc.message}") from exc
+            raise ModelError(
+                f"the model server at {self.base_url} answered HTTP {exc.status_code}: {exc.message}"
+            ) from exc
         raise ModelError(
             f"the model server at {self.base_url} did not answer with a chat completion: {type(exc).__name__}: {exc}"
         ) from exc

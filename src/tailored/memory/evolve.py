@@ -73,15 +73,33 @@ class Evolver:
                 touched.extend(self._one(p, source))
         return list(dict.fromkeys(touched))
 
-    def _insert(self, p: MemoryIn, source: MemorySource, valid_from: datetime, status: str = "active",
-                valid_to: datetime | None = None, superseded_by: int | None = None) -> int:
+    def _insert(
+        self,
+        p: MemoryIn,
+        source: MemorySource,
+        valid_from: datetime,
+        status: str = "active",
+        valid_to: datetime | None = None,
+        superseded_by: int | None = None,
+    ) -> int:
         now_us = us(self.now)
         fields = {
-            "kind": p.kind, "key": p.key, "value": p.value, "polarity": p.polarity, "strength": p.strength,
-            "confidence": p.confidence, "multi": int(p.multi), "text": describe(p), "source": source,
-            "status": status, "pinned": 0, "valid_from_us": us(valid_from),
-            "valid_to_us": us(valid_to) if valid_to else None, "superseded_by": superseded_by,
-            "created_us": now_us, "updated_us": now_us,
+            "kind": p.kind,
+            "key": p.key,
+            "value": p.value,
+            "polarity": p.polarity,
+            "strength": p.strength,
+            "confidence": p.confidence,
+            "multi": int(p.multi),
+            "text": describe(p),
+            "source": source,
+            "status": status,
+            "pinned": 0,
+            "valid_from_us": us(valid_from),
+            "valid_to_us": us(valid_to) if valid_to else None,
+            "superseded_by": superseded_by,
+            "created_us": now_us,
+            "updated_us": now_us,
         }
         mid = self.store.insert_memory(self.scope, fields, p.evidence)
         self.store.log_memory(mid, self.now, "created", f"from {source}")
@@ -89,7 +107,8 @@ class Evolver:
 
     def _close(self, m: Memory, at: datetime, status: str, by: int | None, detail: str) -> None:
         self.store.update_memory(
-            self.scope, m.id,
+            self.scope,
+            m.id,
             {"status": status, "valid_to_us": us(at), "superseded_by": by, "updated_us": us(self.now)},
         )
         self.store.log_memory(m.id, self.now, "superseded" if status == "superseded" else "retracted", detail, by)
@@ -120,7 +139,9 @@ class Evolver:
         keepers = [m for m in rivals if m not in losers]
         if keepers:  # an older statement arrived late: it is history from the start
             winner = keepers[0]
-            mid = self._insert(p, source, at, "superseded", valid_to=max(at, winner.valid_from), superseded_by=winner.id)
+            mid = self._insert(
+                p, source, at, "superseded", valid_to=max(at, winner.valid_from), superseded_by=winner.id
+            )
             self.store.log_memory(mid, self.now, "conflict", f"lost to: {winner.text}", winner.id)
             self.store.log_memory(winner.id, self.now, "conflict", f"kept over: {describe(p)}", mid)
             return [mid]

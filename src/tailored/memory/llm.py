@@ -83,26 +83,96 @@ New messages from the user:
 EXAMPLE_ANSWER = json.dumps(
     {
         "memories": [
-            {"kind": "fact", "key": "occupation", "value": "nurse", "polarity": "none", "text": "Works as a nurse", "evidence": [101], "retract": False},
-            {"kind": "fact", "key": "location", "value": "Lisbon", "polarity": "none", "text": "Lives in Lisbon", "evidence": [101], "retract": False},
-            {"kind": "fact", "key": "pet", "value": "cat named Mia", "polarity": "none", "text": "Has a cat named Mia", "evidence": [101], "retract": False},
-            {"kind": "preference", "key": "spicy food", "value": "spicy food", "polarity": "dislike", "text": "Dislikes spicy food", "evidence": [102], "retract": False},
-            {"kind": "preference", "key": "coffee", "value": "coffee", "polarity": "like", "text": "No longer likes coffee", "evidence": [104], "retract": True},
-            {"kind": "preference", "key": "tea", "value": "tea", "polarity": "like", "text": "Drinks tea", "evidence": [104], "retract": False},
+            {
+                "kind": "fact",
+                "key": "occupation",
+                "value": "nurse",
+                "polarity": "none",
+                "text": "Works as a nurse",
+                "evidence": [101],
+                "retract": False,
+            },
+            {
+                "kind": "fact",
+                "key": "location",
+                "value": "Lisbon",
+                "polarity": "none",
+                "text": "Lives in Lisbon",
+                "evidence": [101],
+                "retract": False,
+            },
+            {
+                "kind": "fact",
+                "key": "pet",
+                "value": "cat named Mia",
+                "polarity": "none",
+                "text": "Has a cat named Mia",
+                "evidence": [101],
+                "retract": False,
+            },
+            {
+                "kind": "preference",
+                "key": "spicy food",
+                "value": "spicy food",
+                "polarity": "dislike",
+                "text": "Dislikes spicy food",
+                "evidence": [102],
+                "retract": False,
+            },
+            {
+                "kind": "preference",
+                "key": "coffee",
+                "value": "coffee",
+                "polarity": "like",
+                "text": "No longer likes coffee",
+                "evidence": [104],
+                "retract": True,
+            },
+            {
+                "kind": "preference",
+                "key": "tea",
+                "value": "tea",
+                "polarity": "like",
+                "text": "Drinks tea",
+                "evidence": [104],
+                "retract": False,
+            },
         ]
     }
 )
 
 FACT_ALIASES = {
-    "city": "location", "home": "location", "residence": "location", "lives in": "location", "living": "location",
-    "job": "occupation", "profession": "occupation", "work": "occupation", "career": "occupation",
-    "employer": "workplace", "company": "workplace", "married": "relationship", "spouse": "relationship",
-    "marital status": "relationship", "kids": "children", "child": "children", "pets": "pet",
-    "allergies": "allergy", "study": "education", "studies": "education", "school": "education",
-    "major": "education", "degree": "education", "origin": "hometown", "from": "hometown",
-    "hobbies": "hobby", "siblings": "sibling",
+    "city": "location",
+    "home": "location",
+    "residence": "location",
+    "lives in": "location",
+    "living": "location",
+    "job": "occupation",
+    "profession": "occupation",
+    "work": "occupation",
+    "career": "occupation",
+    "employer": "workplace",
+    "company": "workplace",
+    "married": "relationship",
+    "spouse": "relationship",
+    "marital status": "relationship",
+    "kids": "children",
+    "child": "children",
+    "pets": "pet",
+    "allergies": "allergy",
+    "study": "education",
+    "studies": "education",
+    "school": "education",
+    "major": "education",
+    "degree": "education",
+    "origin": "hometown",
+    "from": "hometown",
+    "hobbies": "hobby",
+    "siblings": "sibling",
 }
-MULTI_KEYS = frozenset({"pet", "children", "grandchildren", "allergy", "hobby", "sibling", "language", "instrument", "sport"})
+MULTI_KEYS = frozenset(
+    {"pet", "children", "grandchildren", "allergy", "hobby", "sibling", "language", "instrument", "sport"}
+)
 _WORD = re.compile(r"[a-z0-9]+")
 _PLACEHOLDER = re.compile(r"\[[^\]]*\]|<[^>]*>")
 _TEMPLATE_SLOT = re.compile(r"\[|<[^>]*>")  # "Hi, I'm [User 1's name", cut short in the text
@@ -201,8 +271,9 @@ class LLMExtractor(Extractor):
         if not batch:
             return []
         try:
-            raw = self.model.generate_json(self.messages(batch, profile), SCHEMA, system=SYSTEM,
-                                           max_tokens=self.max_tokens)
+            raw = self.model.generate_json(
+                self.messages(batch, profile), SCHEMA, system=SYSTEM, max_tokens=self.max_tokens
+            )
         except SchemaError:
             if len(batch) == 1:
                 raise
@@ -225,8 +296,11 @@ class LLMExtractor(Extractor):
         lines = ["Known memories:"]
         for m in known[: self.max_profile]:
             stance = m.polarity or "fact"
-            lines.append(f"- {m.kind} {stance}: {m.key} = {m.value} ({m.text})" if m.kind == "fact"
-                         else f"- {m.kind} {stance}: {m.key} ({m.text})")
+            lines.append(
+                f"- {m.kind} {stance}: {m.key} = {m.value} ({m.text})"
+                if m.kind == "fact"
+                else f"- {m.kind} {stance}: {m.key} ({m.text})"
+            )
         if len(lines) == 1:
             lines.append("(none yet)")
         lines += ["", "New messages from the user:"]
@@ -272,7 +346,9 @@ class LLMExtractor(Extractor):
             if kind == "fact":
                 return None  # "I've never been to Ohio" as a "favorite place": a chat line, not a fact
             text = ""  # written again below from the stance and key: "Likes running"
-        evidence = [i for i in item.get("evidence") or [] if isinstance(i, int) and not isinstance(i, bool) and i in by_id]
+        evidence = [
+            i for i in item.get("evidence") or [] if isinstance(i, int) and not isinstance(i, bool) and i in by_id
+        ]
         evidence = list(dict.fromkeys(evidence))
         subject = raw_key if kind == "preference" else value or text
         if not evidence or not _supported(subject, [by_id[i].text for i in evidence]):
@@ -302,9 +378,9 @@ class LLMExtractor(Extractor):
                     polarity, text = fix.polarity, fix.text
                     break
         if not text:
-            text = {"like": "Likes {}", "dislike": "Dislikes {}", "avoid": "Avoids {}"}.get(polarity or "", "{}").format(
-                value if polarity else f"{key}: {value}"
-            )
+            text = {"like": "Likes {}", "dislike": "Dislikes {}", "avoid": "Avoids {}"}.get(
+                polarity or "", "{}"
+            ).format(value if polarity else f"{key}: {value}")
         when = max(by_id[i].time for i in evidence)
         return MemoryIn(
             kind=kind,

@@ -100,8 +100,15 @@ def correct(store: SQLiteStore, scope: Scope, memory_id: int, changes: dict[str,
     if unknown:
         raise InvalidInput(f"cannot edit {sorted(unknown)}; editable: {sorted(allowed)}")
     fields = {
-        "kind": old.kind, "key": old.key, "value": old.value, "polarity": old.polarity, "strength": old.strength,
-        "confidence": 1.0, "multi": old.multi, "evidence": old.evidence, "text": "",
+        "kind": old.kind,
+        "key": old.key,
+        "value": old.value,
+        "polarity": old.polarity,
+        "strength": old.strength,
+        "confidence": 1.0,
+        "multi": old.multi,
+        "evidence": old.evidence,
+        "text": "",
     }
     fields.update({k: v for k, v in changes.items() if v is not None})
     if "text" not in changes:
@@ -126,8 +133,9 @@ def delete(store: SQLiteStore, scope: Scope, memory_id: int) -> Memory:
     m = get(store, scope, memory_id)
     now = utcnow()
     with store.atomic():
-        store.update_memory(scope, m.id, {"status": "deleted", "valid_to_us": us(now), "pinned": 0,
-                                          "updated_us": us(now)})
+        store.update_memory(
+            scope, m.id, {"status": "deleted", "valid_to_us": us(now), "pinned": 0, "updated_us": us(now)}
+        )
         store.log_memory(m.id, now, "deleted", "deleted by the user")
     return get(store, scope, m.id)
 
@@ -150,11 +158,22 @@ def import_memories(store: SQLiteStore, scope: Scope, data: UserExport, id_map: 
     with store.atomic():
         for m in data.memories:
             fields = {
-                "kind": m.kind, "key": m.key, "value": m.value, "polarity": m.polarity, "strength": m.strength,
-                "confidence": m.confidence, "multi": int(m.multi), "text": m.text, "source": m.source,
-                "status": m.status, "pinned": int(m.pinned), "valid_from_us": us(m.valid_from),
-                "valid_to_us": us(m.valid_to) if m.valid_to else None, "superseded_by": None,
-                "created_us": us(m.created_at), "updated_us": us(m.updated_at),
+                "kind": m.kind,
+                "key": m.key,
+                "value": m.value,
+                "polarity": m.polarity,
+                "strength": m.strength,
+                "confidence": m.confidence,
+                "multi": int(m.multi),
+                "text": m.text,
+                "source": m.source,
+                "status": m.status,
+                "pinned": int(m.pinned),
+                "valid_from_us": us(m.valid_from),
+                "valid_to_us": us(m.valid_to) if m.valid_to else None,
+                "superseded_by": None,
+                "created_us": us(m.created_at),
+                "updated_us": us(m.updated_at),
             }
             mem_map[m.id] = store.insert_memory(scope, fields, [id_map[e] for e in m.evidence if e in id_map])
         for m in data.memories:

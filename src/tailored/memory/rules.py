@@ -47,7 +47,10 @@ _CONTRACTIONS: list[tuple[re.Pattern[str], str]] = [
         (r"\b(it|that|what|there)[’']s\b", r"\1 is"),
         (r"[’]", "'"),
         # a change of state reads as the new state: "I've become vegan" -> "I am vegan"
-        (r"\bI (?:have |had )?(?:recently |just |now )?(?:become|became|went|turned|gone)\s+(?=(?:a |an )?\w)", "I am "),
+        (
+            r"\bI (?:have |had )?(?:recently |just |now )?(?:become|became|went|turned|gone)\s+(?=(?:a |an )?\w)",
+            "I am ",
+        ),
         (r"\bI am now\b", "I am"),
     ]
 ]
@@ -60,7 +63,9 @@ _CLAUSE = re.compile(
     re.I,
 )
 _SUBJECTLESS = re.compile(r"^(?:(?:now|also|actually|then|these days|nowadays|still)\s+)*(?!I\b|my\b)", re.I)
-_QUESTION_START = re.compile(r"^\s*(?:do|does|did|would|are|is|can|could|will|should|have|has|what|why|how|who)\b", re.I)
+_QUESTION_START = re.compile(
+    r"^\s*(?:do|does|did|would|are|is|can|could|will|should|have|has|what|why|how|who)\b", re.I
+)
 _NOT_ASSERTED = re.compile(
     r"\b(?:what|which|that|if|whether|who|whom|thing|things|something|everything|anything|think|wonder|"
     r"say|said|says|believe|guess you|hope|wish|unless|as if|as though|pretend|imagine|suppose|supposing|assuming|"
@@ -101,8 +106,14 @@ def clauses(text: str) -> list[str]:
             part = part.strip(" ,")
             if not part:
                 continue
-            if out and _SUBJECTLESS.match(part) and re.match(
-                r"^(?:(?:now|also|actually|then|still)\s+)*(?:prefer|like|love|enjoy|hate|adore|dislike|avoid|cannot)\b", part, re.I
+            if (
+                out
+                and _SUBJECTLESS.match(part)
+                and re.match(
+                    r"^(?:(?:now|also|actually|then|still)\s+)*(?:prefer|like|love|enjoy|hate|adore|dislike|avoid|cannot)\b",
+                    part,
+                    re.I,
+                )
             ):
                 part = "I " + part
             elif out and re.match(r"^(?:also\s+)?(?:allergic|vegetarian|vegan|pescatarian)\b", part, re.I):
@@ -145,7 +156,9 @@ _VAGUE = frozenset(
     "everything nothing what which one ones stuff thing things "
     "myself yourself".split()
 )
-_VAGUE_HEADS = re.compile(r"^(?:to\s+)?(?:hear|know|think|say|tell|imagine|believe|be|have|get|see you|chat|talk)\b", re.I)
+_VAGUE_HEADS = re.compile(
+    r"^(?:to\s+)?(?:hear|know|think|say|tell|imagine|believe|be|have|get|see you|chat|talk)\b", re.I
+)
 _PEOPLE = re.compile(
     r"^my\s+(?:wife|husband|kids?|children|family|mom|mother|dad|father|parents|son|daughter|friends?|"
     r"boyfriend|girlfriend|partner|brother|sister|job|life|cat|dog)\b",
@@ -345,8 +358,20 @@ PETS = (
     "tarantula|mouse|rat"
 )
 _NUM = r"(?P<n>a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})"
-_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-            "eight": 8, "nine": 9, "ten": 10}
+_NUMBERS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
 
 
 def _count(word: str) -> int:
@@ -531,7 +556,10 @@ def never(hit: Hit) -> list[MemoryIn]:
         return avoids(hit)
     if verb.endswith("ed") or verb in _PAST:
         return []  # "I never tried sushi" is inexperience, not a stance
-    return [hit.pref(t, "dislike", 0.5, 0.55, f"Never {verb} {{}}") for t in topics(hit.group("verb") + " " + hit.group("obj"))]
+    return [
+        hit.pref(t, "dislike", 0.5, 0.55, f"Never {verb} {{}}")
+        for t in topics(hit.group("verb") + " " + hit.group("obj"))
+    ]
 
 
 _PAST = frozenset(
@@ -612,7 +640,9 @@ def favourite(hit: Hit) -> list[MemoryIn]:
     return out
 
 
-_POS_ADJ = r"great|amazing|awesome|delicious|the best|wonderful|fantastic|lovely|excellent|my jam|tasty|incredible|the bomb"
+_POS_ADJ = (
+    r"great|amazing|awesome|delicious|the best|wonderful|fantastic|lovely|excellent|my jam|tasty|incredible|the bomb"
+)
 _NEG_ADJ = r"terrible|awful|disgusting|gross|horrible|the worst|overrated|boring|nasty|not for me|not my thing|not my cup of tea|not really my thing|not my style"
 _BAD_SUBJECTS = re.compile(
     r"\b(?:it|that|this|you|he|she|they|we|there|everything|life|weather|day|idea|which|what|who|one|thing|things|"
@@ -681,7 +711,9 @@ def occupation(hit: Hit) -> list[MemoryIn]:
     value = _phrase_value(hit.group("v"), 6)
     if value is None:
         return []
-    text = f"Is {value}" if value.lower() in {"retired", "unemployed", "self-employed"} else f"Works as {_article(value)}"
+    text = (
+        f"Is {value}" if value.lower() in {"retired", "unemployed", "self-employed"} else f"Works as {_article(value)}"
+    )
     return [hit.fact("occupation", value, text, confidence=0.8)]
 
 
@@ -731,7 +763,9 @@ def occupation_is(hit: Hit) -> list[MemoryIn]:
             break
         if tense == "was":
             if _OCC.search(value):
-                out.append(hit.fact("former", _article(value), f"Used to be {_article(value)}", confidence=0.7, multi=True))
+                out.append(
+                    hit.fact("former", _article(value), f"Used to be {_article(value)}", confidence=0.7, multi=True)
+                )
         elif _OCC.search(value):
             verb = "Is" if _NOT_A_JOB.search(value) else "Works as"
             out.append(hit.fact("occupation", value, f"{verb} {_article(value)}", confidence=0.8))
@@ -771,7 +805,9 @@ def business(hit: Hit) -> list[MemoryIn]:
     if value is None:
         return []
     verb = hit.group("verb").lower()
-    return [hit.fact("occupation", f"{verb}s {_article(value)}", f"{verb.capitalize()}s {_article(value)}", confidence=0.7)]
+    return [
+        hit.fact("occupation", f"{verb}s {_article(value)}", f"{verb.capitalize()}s {_article(value)}", confidence=0.7)
+    ]
 
 
 def workplace(hit: Hit) -> list[MemoryIn]:
@@ -793,15 +829,26 @@ def education(hit: Hit) -> list[MemoryIn]:
     return [hit.fact("education", value, f"Studies {value}", confidence=0.8)]
 
 
-_PARTNERS = {"wife": "married", "husband": "married", "spouse": "married", "fiance": "engaged", "fiancee": "engaged",
-             "fiancé": "engaged", "fiancée": "engaged", "boyfriend": "in a relationship", "girlfriend": "in a relationship",
-             "partner": "in a relationship"}
+_PARTNERS = {
+    "wife": "married",
+    "husband": "married",
+    "spouse": "married",
+    "fiance": "engaged",
+    "fiancee": "engaged",
+    "fiancé": "engaged",
+    "fiancée": "engaged",
+    "boyfriend": "in a relationship",
+    "girlfriend": "in a relationship",
+    "partner": "in a relationship",
+}
 
 
 def relationship(hit: Hit) -> list[MemoryIn]:
     if "who" in hit.match.re.groupindex and hit.group("who"):
         status = _PARTNERS[hit.group("who").lower()]
-        return [hit.fact("relationship", status, f"Is {status} (mentions a {hit.group('who').lower()})", confidence=0.7)]
+        return [
+            hit.fact("relationship", status, f"Is {status} (mentions a {hit.group('who').lower()})", confidence=0.7)
+        ]
     status = hit.group("v").lower()
     return [hit.fact("relationship", status, f"Is {status}", confidence=0.85)]
 
@@ -872,75 +919,283 @@ _LIKE_WORDS = (
 
 RULES: list[Rule] = [
     # retractions and changes first: they contain the words the plain rules look for
-    rule("used-to", ME + r"used to\s+" + ADV + r"(?P<verb>like|love|enjoy|be into|be a (?:big |huge )?fan of|eat|drink|play|watch)" + _OBJ, retract_like),
-    rule("not-anymore", ME + r"(?:do not|did not|no longer|cannot|do no longer)\s+" + ADV
-         + r"(?P<verb>like|love|enjoy|care for|eat|drink|smoke|play|watch|listen to|read|do|go to|use|want)" + _OBJ,
-         retract_like, needs=_ANYMORE),
-    rule("not-into-anymore", ME + r"(?:am|have been)\s+(?:no longer|not)\s+" + ADV
-         + r"(?P<verb>into|a (?:big |huge )?fan of|interested in|crazy about|obsessed with|keen on|fond of)" + _OBJ,
-         retract_like, needs=_ANYMORE),
-    rule("stopped", ME + r"(?:have\s+)?(?:stopped|quit|gave up|have given up|gave up on)\s+(?P<verb>eating|drinking|smoking|liking|playing|watching)?\s*(?P<obj>.+)", retract_like),
+    rule(
+        "used-to",
+        ME
+        + r"used to\s+"
+        + ADV
+        + r"(?P<verb>like|love|enjoy|be into|be a (?:big |huge )?fan of|eat|drink|play|watch)"
+        + _OBJ,
+        retract_like,
+    ),
+    rule(
+        "not-anymore",
+        ME
+        + r"(?:do not|did not|no longer|cannot|do no longer)\s+"
+        + ADV
+        + r"(?P<verb>like|love|enjoy|care for|eat|drink|smoke|play|watch|listen to|read|do|go to|use|want)"
+        + _OBJ,
+        retract_like,
+        needs=_ANYMORE,
+    ),
+    rule(
+        "not-into-anymore",
+        ME
+        + r"(?:am|have been)\s+(?:no longer|not)\s+"
+        + ADV
+        + r"(?P<verb>into|a (?:big |huge )?fan of|interested in|crazy about|obsessed with|keen on|fond of)"
+        + _OBJ,
+        retract_like,
+        needs=_ANYMORE,
+    ),
+    rule(
+        "stopped",
+        ME
+        + r"(?:have\s+)?(?:stopped|quit|gave up|have given up|gave up on)\s+(?P<verb>eating|drinking|smoking|liking|playing|watching)?\s*(?P<obj>.+)",
+        retract_like,
+    ),
     rule("diet-gone", ME + r"(?:am|have been)\s+(?:no longer|not)\s+(?:a |an )?" + _DIET, diet_gone, needs=_ANYMORE),
     rule("diet-used-to", ME + r"used to be\s+(?:a |an )?(?:strict )?" + _DIET + r"\b", diet_gone),
-    rule("eat-again", ME + r"(?:(?:have )?started\s+)?(?:eat|eating|drink|drinking|have|am eating)\s+(?P<obj>.+?)\s+again\b", eats_again),
-    rule("allergy-gone", ME + r"(?:am|have been)\s+(?:no longer|not)\s+allergic to" + _OBJ, allergy_gone, needs=_ANYMORE),
+    rule(
+        "eat-again",
+        ME + r"(?:(?:have )?started\s+)?(?:eat|eating|drink|drinking|have|am eating)\s+(?P<obj>.+?)\s+again\b",
+        eats_again,
+    ),
+    rule(
+        "allergy-gone", ME + r"(?:am|have been)\s+(?:no longer|not)\s+allergic to" + _OBJ, allergy_gone, needs=_ANYMORE
+    ),
     rule("allergy-outgrown", ME + r"(?:have )?outgrown my\s+(?P<obj>[\w -]{2,30}?)\s+allerg(?:y|ies)", allergy_gone),
     # allergies and diets
-    rule("allergic", ME + r"(?:am|have been|was|have always been)\s+" + ADV + r"(?:severely |seriously |deathly |mildly |very |highly )?allergic to" + _OBJ, allergy),
-    rule("allergy-noun", ME + r"(?:have|suffer from)\s+(?:a |an )?(?:severe |serious |bad |mild |deadly )?(?P<obj>[\w -]{2,30}?)\s+allerg(?:y|ies)\b", allergy),
-    rule("allergy-to", ME + r"(?:have|suffer from)\s+(?:a |an )?(?:severe |serious |bad |mild )?allergy to" + _OBJ, allergy),
-    rule("diet", ME + r"(?:am|have been|was raised|eat)\s+" + ADV + r"(?:a |an )?(?:strict |full[- ]time |lifelong |committed )?" + _DIET + r"\b", diet),
-    rule("diet-noun", ME + r"(?:follow|am on|eat|keep|adhere to|stick to|maintain)\s+(?:a |an )?(?:strict |strictly )?" + _DIET + r"\b", diet),
-    rule("diet-named", ME + r"(?:follow|am on|adhere to|stick to|maintain|keep)\s+(?:a |an )?(?:strict |mostly |fully )?(?P<v>[\w-]+(?: [\w-]+)?)\s+diet\b", diet_named),
+    rule(
+        "allergic",
+        ME
+        + r"(?:am|have been|was|have always been)\s+"
+        + ADV
+        + r"(?:severely |seriously |deathly |mildly |very |highly )?allergic to"
+        + _OBJ,
+        allergy,
+    ),
+    rule(
+        "allergy-noun",
+        ME
+        + r"(?:have|suffer from)\s+(?:a |an )?(?:severe |serious |bad |mild |deadly )?(?P<obj>[\w -]{2,30}?)\s+allerg(?:y|ies)\b",
+        allergy,
+    ),
+    rule(
+        "allergy-to",
+        ME + r"(?:have|suffer from)\s+(?:a |an )?(?:severe |serious |bad |mild )?allergy to" + _OBJ,
+        allergy,
+    ),
+    rule(
+        "diet",
+        ME
+        + r"(?:am|have been|was raised|eat)\s+"
+        + ADV
+        + r"(?:a |an )?(?:strict |full[- ]time |lifelong |committed )?"
+        + _DIET
+        + r"\b",
+        diet,
+    ),
+    rule(
+        "diet-noun",
+        ME
+        + r"(?:follow|am on|eat|keep|adhere to|stick to|maintain)\s+(?:a |an )?(?:strict |strictly )?"
+        + _DIET
+        + r"\b",
+        diet,
+    ),
+    rule(
+        "diet-named",
+        ME
+        + r"(?:follow|am on|adhere to|stick to|maintain|keep)\s+(?:a |an )?(?:strict |mostly |fully )?(?P<v>[\w-]+(?: [\w-]+)?)\s+diet\b",
+        diet_named,
+    ),
     # negative stances: before the positive ones, so their words are claimed first
-    rule("dont-like", ME + _NEG + r"\s+" + ADV + r"(?P<verb>like|love|enjoy|care (?:much |too much )?for|stand|bear|tolerate|stomach|appreciate|dig|eat|drink|touch|consume|smoke|want)" + _OBJ, dislikes),
-    rule("hate", ME + r"(?P<verb>hate|despise|loathe|detest|abhor|dislike|am not (?:a |an )?(?:big |huge |great |real )?fan of|"
-         r"am not (?:really |very |that |so )?(?:into|big on|keen on|crazy about|fond of|interested in)|am (?:so |really )?(?:sick|tired) of|am fed up with|"
-         r"am (?:not comfortable with|uncomfortable with|averse to|against|opposed to))" + _OBJ, dislikes),
-    rule("fear", ME + r"(?:have|am)\s+(?:a |an )?(?:deep-seated |intense |severe |strong |real |huge |big |terrible |irrational |crippling |deep )*"
-         r"(?:fear of|phobia of|terrified of|scared of|afraid of)" + _OBJ, fears),
-    rule("find-unpleasant", ME + r"find\s+(?P<obj>[\w' -]{2,60}?)\s+(?:to be\s+)?(?:very |really |quite |extremely |so |too |rather )?"
-         r"(?P<adj>uncomfortable|off-putting|unpleasant|distracting|annoying|overwhelming|stressful|unbearable|disgusting|tedious)\b", finds_unpleasant),
-    rule("aversion", ME + r"(?:have|feel|harbor|harbour)\s+(?:a |an )?(?:strong |deep |intense |real |serious |total |major |great |huge )?"
-         r"(?P<verb>aversion to|dislike (?:for|of)|distaste for|hatred (?:for|of))" + _OBJ, dislikes),
-    rule("prefer-to-avoid", ME + r"(?:would |'d )?(?:prefer|want|like|try|choose|rather) to\s+(?:avoid|stay away from|steer clear of|not use|not eat)" + _OBJ, avoids),
-    rule("avoid", ME + r"(?:avoid|stay away from|steer clear of|keep away from|try to avoid|try not to eat|refuse to eat|refuse to drink|do without)" + _OBJ, avoids),
+    rule(
+        "dont-like",
+        ME
+        + _NEG
+        + r"\s+"
+        + ADV
+        + r"(?P<verb>like|love|enjoy|care (?:much |too much )?for|stand|bear|tolerate|stomach|appreciate|dig|eat|drink|touch|consume|smoke|want)"
+        + _OBJ,
+        dislikes,
+    ),
+    rule(
+        "hate",
+        ME + r"(?P<verb>hate|despise|loathe|detest|abhor|dislike|am not (?:a |an )?(?:big |huge |great |real )?fan of|"
+        r"am not (?:really |very |that |so )?(?:into|big on|keen on|crazy about|fond of|interested in)|am (?:so |really )?(?:sick|tired) of|am fed up with|"
+        r"am (?:not comfortable with|uncomfortable with|averse to|against|opposed to))" + _OBJ,
+        dislikes,
+    ),
+    rule(
+        "fear",
+        ME
+        + r"(?:have|am)\s+(?:a |an )?(?:deep-seated |intense |severe |strong |real |huge |big |terrible |irrational |crippling |deep )*"
+        r"(?:fear of|phobia of|terrified of|scared of|afraid of)" + _OBJ,
+        fears,
+    ),
+    rule(
+        "find-unpleasant",
+        ME + r"find\s+(?P<obj>[\w' -]{2,60}?)\s+(?:to be\s+)?(?:very |really |quite |extremely |so |too |rather )?"
+        r"(?P<adj>uncomfortable|off-putting|unpleasant|distracting|annoying|overwhelming|stressful|unbearable|disgusting|tedious)\b",
+        finds_unpleasant,
+    ),
+    rule(
+        "aversion",
+        ME
+        + r"(?:have|feel|harbor|harbour)\s+(?:a |an )?(?:strong |deep |intense |real |serious |total |major |great |huge )?"
+        r"(?P<verb>aversion to|dislike (?:for|of)|distaste for|hatred (?:for|of))" + _OBJ,
+        dislikes,
+    ),
+    rule(
+        "prefer-to-avoid",
+        ME
+        + r"(?:would |'d )?(?:prefer|want|like|try|choose|rather) to\s+(?:avoid|stay away from|steer clear of|not use|not eat)"
+        + _OBJ,
+        avoids,
+    ),
+    rule(
+        "avoid",
+        ME
+        + r"(?:avoid|stay away from|steer clear of|keep away from|try to avoid|try not to eat|refuse to eat|refuse to drink|do without)"
+        + _OBJ,
+        avoids,
+    ),
     rule("refuse", ME + r"(?:refuse|won't ever|will never) to\s+(?P<obj>.+)", refuses),
     rule("never", ME + r"never\s+(?P<verb>\w+)" + _OBJ, never),
-    rule("not-for-me", r"^(?:(?:actually|honestly|well|but|oh|i think|i guess|i find)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:really |just |definitely |honestly |simply )?(?P<adj>" + _NEG_ADJ + r")\b", evaluation),
+    rule(
+        "not-for-me",
+        r"^(?:(?:actually|honestly|well|but|oh|i think|i guess|i find)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:really |just |definitely |honestly |simply )?(?P<adj>"
+        + _NEG_ADJ
+        + r")\b",
+        evaluation,
+    ),
     # positive stances
-    rule("favourite-is", r"\bmy (?:all[- ]time |absolute |very |new )?favou?rite\s+(?P<cat>[\w -]{1,30}?)\s+(?:is|are|has to be|would be|must be)\s+(?P<obj>.+)", favourite),
-    rule("is-favourite", r"^(?:(?:actually|honestly|well|oh)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:definitely |probably |still |easily )?my (?:all[- ]time |absolute |very |new )?favou?rites?(?:\s+(?P<cat>[\w -]{1,30}?))?(?:\s+(?:of all time|ever))?\s*[.!]*$", favourite),
-    rule("only", ME + r"(?:will |would )?(?:only|exclusively)\s+(?P<verb>use|wear|read|eat|drink|buy|watch|listen to|stay at|stay in|drive|play|shop at|travel by|fly with|book|choose)" + _OBJ, only),
+    rule(
+        "favourite-is",
+        r"\bmy (?:all[- ]time |absolute |very |new )?favou?rite\s+(?P<cat>[\w -]{1,30}?)\s+(?:is|are|has to be|would be|must be)\s+(?P<obj>.+)",
+        favourite,
+    ),
+    rule(
+        "is-favourite",
+        r"^(?:(?:actually|honestly|well|oh)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:definitely |probably |still |easily )?my (?:all[- ]time |absolute |very |new )?favou?rites?(?:\s+(?P<cat>[\w -]{1,30}?))?(?:\s+(?:of all time|ever))?\s*[.!]*$",
+        favourite,
+    ),
+    rule(
+        "only",
+        ME
+        + r"(?:will |would )?(?:only|exclusively)\s+(?P<verb>use|wear|read|eat|drink|buy|watch|listen to|stay at|stay in|drive|play|shop at|travel by|fly with|book|choose)"
+        + _OBJ,
+        only,
+    ),
     rule("like", ME + r"(?P<verb>" + _LIKE_WORDS + r")" + _OBJ, likes),
-    rule("preference-for", ME + r"have (?:a |an )?(?:strong |clear |definite |real |big |general )?(?P<verb>preference) for" + _OBJ, likes),
+    rule(
+        "preference-for",
+        ME + r"have (?:a |an )?(?:strong |clear |definite |real |big |general )?(?P<verb>preference) for" + _OBJ,
+        likes,
+    ),
     rule("sweet-tooth", ME + r"have (?:a |such a )?(?:big |huge |real |serious )?sweet tooth", sweet_tooth),
-    rule("hobby", r"\bmy (?:favou?rite )?(?:hobby is|hobbies are|hobbies include|passion is|passions are|pastimes? (?:is|are))" + _OBJ, hobby),
-    rule("free-time", r"\bin my (?:free|spare) time,?\s+I\s+" + ADV + r"(?:like to |love to |enjoy )?(?P<obj>.+)", hobby),
-    rule("plays", ME + r"(?P<verb>play|collect|practice|practise|knit|bake|volunteer|restore|sew|brew)\s+(?P<obj>(?!with\b|for\b|a lot\b|it\b|them\b|that\b|outside\b|around\b).+)", hobby),
-    rule("is-great", r"^(?:(?:actually|honestly|well|oh|i think|i guess|i find|yes|yeah)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:so |really |just |absolutely |truly |pretty |still |totally |honestly )*(?P<adj>" + _POS_ADJ + r")\b", evaluation),
+    rule(
+        "hobby",
+        r"\bmy (?:favou?rite )?(?:hobby is|hobbies are|hobbies include|passion is|passions are|pastimes? (?:is|are))"
+        + _OBJ,
+        hobby,
+    ),
+    rule(
+        "free-time", r"\bin my (?:free|spare) time,?\s+I\s+" + ADV + r"(?:like to |love to |enjoy )?(?P<obj>.+)", hobby
+    ),
+    rule(
+        "plays",
+        ME
+        + r"(?P<verb>play|collect|practice|practise|knit|bake|volunteer|restore|sew|brew)\s+(?P<obj>(?!with\b|for\b|a lot\b|it\b|them\b|that\b|outside\b|around\b).+)",
+        hobby,
+    ),
+    rule(
+        "is-great",
+        r"^(?:(?:actually|honestly|well|oh|i think|i guess|i find|yes|yeah)[, ]+)*(?P<obj>[\w' -]{2,40}?)\s+(?:is|are)\s+(?:so |really |just |absolutely |truly |pretty |still |totally |honestly )*(?P<adj>"
+        + _POS_ADJ
+        + r")\b",
+        evaluation,
+    ),
     # facts
-    rule("name", r"\b(?:my name is|call me|I am called|I go by|the name is)\s+(?P<v>[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*)?)", name),
-    rule("age", ME + r"(?:am|just turned|turned|recently turned)\s+(?P<v>\d{1,3})(?:\s+years?\s+old|\s*(?:yo|y/o)\b|\s*(?:[.!,]|$))", age),
+    rule(
+        "name",
+        r"\b(?:my name is|call me|I am called|I go by|the name is)\s+(?P<v>[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*)?)",
+        name,
+    ),
+    rule(
+        "age",
+        ME
+        + r"(?:am|just turned|turned|recently turned)\s+(?P<v>\d{1,3})(?:\s+years?\s+old|\s*(?:yo|y/o)\b|\s*(?:[.!,]|$))",
+        age,
+    ),
     rule("age-adj", ME + r"am (?:a |an )(?P<v>\d{1,3})[- ]years?[- ]old\b", age),
-    rule("lives", ME + r"(?:live|am living|reside|am based|am located|have lived|have been living|am currently living|currently live)\s+(?:in|on|near|at|outside(?: of)?|by)\s+(?P<v>.+)", location),
+    rule(
+        "lives",
+        ME
+        + r"(?:live|am living|reside|am based|am located|have lived|have been living|am currently living|currently live)\s+(?:in|on|near|at|outside(?: of)?|by)\s+(?P<v>.+)",
+        location,
+    ),
     rule("moved", ME + r"(?:have\s+)?(?:moved|relocated)\s+(?:back\s+)?to\s+(?P<v>.+)", location),
     rule("from", ME + r"(?:am|come)\s+(?:originally\s+)?from\s+(?P<v>.+)", hometown),
     rule("works-as", ME + r"(?:work|am working|have worked|worked)\s+as\s+(?:a |an )?(?P<v>.+)", occupation),
     rule("retired", ME + r"am\s+(?P<v>retired|unemployed|self-employed)\b", occupation),
     rule("is-a", ME + r"(?P<fv>am|have been|was)\s+(?:a |an )(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", occupation_is),
-    rule("used-to-be", ME + r"used to be\s+(?P<head>a |an |(?:in|on) (?:the|a|an) )(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", former),
+    rule(
+        "used-to-be",
+        ME + r"used to be\s+(?P<head>a |an |(?:in|on) (?:the|a|an) )(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)",
+        former,
+    ),
     rule("works-in", ME + r"work\s+in\s+(?P<v>(?:[\w-]+\s+){0,5}[\w-]+)", works_in),
     rule("runs", ME + r"(?P<verb>run|own|manage)\s+(?:a |an |my own )(?P<v>.+)", business),
     rule("works-at", ME + r"(?:work|am working)\s+(?:at|for)\s+(?P<v>.+)", workplace),
-    rule("studies", ME + r"(?P<verb>study|studied|am studying|major in|majored in|am majoring in|graduated from|go to|attend|am attending)\s+(?P<v>.+)", education),
-    rule("married", ME + r"(?:am|got|just got|recently got)\s+" + ADV + r"(?:happily\s+)?(?P<v>married|single|divorced|engaged|widowed|separated)\b", relationship),
-    rule("partner", r"\bmy (?P<who>wife|husband|spouse|boyfriend|girlfriend|fiance|fiancee|fiancé|fiancée)\b", relationship),
-    rule("has-partner", ME + r"have (?:a |an )(?P<who>wife|husband|boyfriend|girlfriend|fiance|fiancee)\b", relationship),
-    rule("pet", ME + r"(?:have|own|got|adopted|have got|just got|also have)\s+" + _NUM + r"\s+(?:[\w-]+\s+){0,2}?(?P<pet>" + PETS + r")(?:e?s)?\b(?:\s*,?\s*(?:named|called)\s+(?P<name>[\w'-]+))?", pet),
-    rule("pet-name", r"\bmy (?P<pet>" + PETS + r")(?:'s name is|\s*,?\s*(?:is named|is called|named|called))\s+(?P<name>[\w'-]+)", pet),
-    rule("children", ME + r"(?:have|have got|also have)\s+" + _NUM + r"\s+(?:(?:young|little|grown|adult|teenage|beautiful|wonderful|amazing|lovely|small)\s+)?"
-         r"(?P<what>kids?|children|child|sons?|daughters?|babies|baby|twins|grandchildren|grandkids?|grandsons?|granddaughters?|brothers?|sisters?|siblings?)\b", family),
+    rule(
+        "studies",
+        ME
+        + r"(?P<verb>study|studied|am studying|major in|majored in|am majoring in|graduated from|go to|attend|am attending)\s+(?P<v>.+)",
+        education,
+    ),
+    rule(
+        "married",
+        ME
+        + r"(?:am|got|just got|recently got)\s+"
+        + ADV
+        + r"(?:happily\s+)?(?P<v>married|single|divorced|engaged|widowed|separated)\b",
+        relationship,
+    ),
+    rule(
+        "partner",
+        r"\bmy (?P<who>wife|husband|spouse|boyfriend|girlfriend|fiance|fiancee|fiancé|fiancée)\b",
+        relationship,
+    ),
+    rule(
+        "has-partner", ME + r"have (?:a |an )(?P<who>wife|husband|boyfriend|girlfriend|fiance|fiancee)\b", relationship
+    ),
+    rule(
+        "pet",
+        ME
+        + r"(?:have|own|got|adopted|have got|just got|also have)\s+"
+        + _NUM
+        + r"\s+(?:[\w-]+\s+){0,2}?(?P<pet>"
+        + PETS
+        + r")(?:e?s)?\b(?:\s*,?\s*(?:named|called)\s+(?P<name>[\w'-]+))?",
+        pet,
+    ),
+    rule(
+        "pet-name",
+        r"\bmy (?P<pet>" + PETS + r")(?:'s name is|\s*,?\s*(?:is named|is called|named|called))\s+(?P<name>[\w'-]+)",
+        pet,
+    ),
+    rule(
+        "children",
+        ME
+        + r"(?:have|have got|also have)\s+"
+        + _NUM
+        + r"\s+(?:(?:young|little|grown|adult|teenage|beautiful|wonderful|amazing|lovely|small)\s+)?"
+        r"(?P<what>kids?|children|child|sons?|daughters?|babies|baby|twins|grandchildren|grandkids?|grandsons?|granddaughters?|brothers?|sisters?|siblings?)\b",
+        family,
+    ),
 ]
 
 
@@ -1070,5 +1325,7 @@ def extract_text(text: str, *, time: datetime | None = None) -> list[MemoryIn]:
     from ..types import utcnow
 
     when = time or utcnow()
-    event = Event(id=0, tenant="default", user_id="user", kind="message", role="user", text=text, time=when, ingested_at=when)
+    event = Event(
+        id=0, tenant="default", user_id="user", kind="message", role="user", text=text, time=when, ingested_at=when
+    )
     return RulesExtractor().extract([event], [])

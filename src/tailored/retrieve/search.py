@@ -204,7 +204,9 @@ def diversify(scores: np.ndarray, view: UserView, k: int, weight: float, top: in
     picked: list[int] = []
     seen: dict[int, int] = {}
     while pool and len(picked) < min(top, k):
-        best = max(pool, key=lambda r: scores[r] - abs(scores[r]) * (1.0 - (1.0 - weight) ** seen.get(int(view.session[r]), 0)))
+        best = max(
+            pool, key=lambda r: scores[r] - abs(scores[r]) * (1.0 - (1.0 - weight) ** seen.get(int(view.session[r]), 0))
+        )
         pool.remove(best)
         picked.append(best)
         if view.session[best] >= 0:
@@ -287,7 +289,9 @@ class Retriever:
         age_days = (times.max() - times) / _DAY_US
         return np.asarray(0.5 ** (age_days / self.config.recency_half_life_days), dtype=np.float64)
 
-    def scores(self, scope: Scope, view: UserView, query: str, mode: SearchMode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def scores(
+        self, scope: Scope, view: UserView, query: str, mode: SearchMode
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(final score, raw BM25, raw dense) of every row of the user."""
         cfg = self.config
         n = len(view.data.ids)

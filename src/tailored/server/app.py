@@ -117,4 +117,3 @@ def app_from_env() -> FastAPI:
     ``TAILORED_*`` environment the parent set. Workers share the store file (SQLite in
     WAL mode takes writers from several processes) and each has its own embedder."""
     return create_app(Settings())
-

@@ -28,9 +28,7 @@ class Migrations:
         return fn
 
     def applied(self, conn: sqlite3.Connection) -> set[str]:
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
-        ).fetchone()
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
         if not exists:
             return set()
         rows = conn.execute("SELECT name FROM _migrations WHERE migration_set = ?", (self.name,))
@@ -58,9 +56,7 @@ class Migrations:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 step(conn)
-                conn.execute(
-                    "INSERT INTO _migrations (migration_set, name) VALUES (?, ?)", (self.name, name)
-                )
+                conn.execute("INSERT INTO _migrations (migration_set, name) VALUES (?, ?)", (self.name, name))
                 conn.execute("COMMIT")
             except Exception as exc:
                 conn.execute("ROLLBACK")

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +52,7 @@ def m001_events(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX events_user_time ON events (tenant, user_id, time_us, id)")
-    conn.execute(
-        "CREATE UNIQUE INDEX events_source ON events (tenant, user_id, source_id)"
-        " WHERE source_id IS NOT NULL"
-    )
+    conn.execute("CREATE UNIQUE INDEX events_source ON events (tenant, user_id, source_id) WHERE source_id IS NOT NULL")
 
 
 @migrations
@@ -170,7 +167,7 @@ def _us(t: datetime) -> int:
 
 
 def _dt(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, tz=timezone.utc)
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
 
 
 def _encode(vec: np.ndarray) -> bytes:
@@ -185,7 +182,11 @@ _KEY_COLS = "id, tenant, admin, label, created_us, revoked_us"
 
 def _row_key(r: tuple) -> ApiKey:  # type: ignore[type-arg]
     return ApiKey(
-        id=r[0], tenant=r[1], admin=bool(r[2]), label=r[3], created_at=_dt(r[4]),
+        id=r[0],
+        tenant=r[1],
+        admin=bool(r[2]),
+        label=r[3],
+        created_at=_dt(r[4]),
         revoked_at=_dt(r[5]) if r[5] is not None else None,
     )
 
@@ -336,10 +337,13 @@ class SQLiteStore(MemoryTables):
                 for i, ev in enumerate(events):
                     if ev.source_id is not None:
                         key = (ev.user_id, ev.source_id)
-                        if key in seen or conn.execute(
-                            "SELECT 1 FROM events WHERE tenant = ? AND user_id = ? AND source_id = ?",
-                            (tenant, ev.user_id, ev.source_id),
-                        ).fetchone():
+                        if (
+                            key in seen
+                            or conn.execute(
+                                "SELECT 1 FROM events WHERE tenant = ? AND user_id = ? AND source_id = ?",
+                                (tenant, ev.user_id, ev.source_id),
+                            ).fetchone()
+                        ):
                             duplicates += 1
                             continue
                         seen.add(key)
@@ -406,9 +410,7 @@ class SQLiteStore(MemoryTables):
                 ]
                 conn.executemany("DELETE FROM vectors WHERE event_id = ?", [(i,) for i in ids])
                 conn.executemany("DELETE FROM events_fts WHERE rowid = ?", [(i,) for i in ids])
-                conn.execute(
-                    "DELETE FROM events WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id)
-                )
+                conn.execute("DELETE FROM events WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
                 self._erase_memories(conn, scope)
                 # Deleted FTS5 rows leave their terms in older segments until a merge:
                 # optimize rewrites the index without them.
@@ -463,8 +465,7 @@ class SQLiteStore(MemoryTables):
         if not ids:
             return []
         rows = self._read(
-            f"SELECT {_EVENT_COLS} FROM events WHERE tenant = ? AND user_id = ?"
-            f" AND id IN ({','.join('?' * len(ids))})",
+            f"SELECT {_EVENT_COLS} FROM events WHERE tenant = ? AND user_id = ? AND id IN ({','.join('?' * len(ids))})",
             [scope.tenant, scope.user_id, *ids],
         )
         by_id = {r[0]: _row_event(r) for r in rows}
@@ -541,9 +542,7 @@ class SQLiteStore(MemoryTables):
         return UserStats(user_id=scope.user_id, events=row[0], first=_dt(row[1]), last=_dt(row[2]))
 
     def stats(self, tenant: str) -> Stats:
-        kinds = dict(
-            self._read("SELECT kind, count(*) FROM events WHERE tenant = ? GROUP BY kind", (tenant,))
-        )
+        kinds = dict(self._read("SELECT kind, count(*) FROM events WHERE tenant = ? GROUP BY kind", (tenant,)))
         users = self._read("SELECT count(DISTINCT user_id) FROM events WHERE tenant = ?", (tenant,))[0][0]
         vectors = self._read(
             "SELECT count(*) FROM vectors v JOIN events e ON e.id = v.event_id WHERE e.tenant = ?",

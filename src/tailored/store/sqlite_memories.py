@@ -7,7 +7,7 @@ that each file stays about one thing. Every query is scoped by tenant and user.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..types import Memory, MemoryChange, Summary
@@ -18,8 +18,17 @@ _MEM_COLS = (
     " pinned, valid_from_us, valid_to_us, superseded_by, created_us, updated_us"
 )
 _UPDATABLE = {
-    "value", "polarity", "strength", "confidence", "text", "status", "pinned", "valid_from_us",
-    "valid_to_us", "superseded_by", "updated_us",
+    "value",
+    "polarity",
+    "strength",
+    "confidence",
+    "text",
+    "status",
+    "pinned",
+    "valid_from_us",
+    "valid_to_us",
+    "superseded_by",
+    "updated_us",
 }
 
 
@@ -28,7 +37,7 @@ def us(t: datetime) -> int:
 
 
 def dt(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
+    return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
 
 
 class MemoryTables:
@@ -54,10 +63,26 @@ class MemoryTables:
         evidence = self._evidence_of([r[0] for r in rows])
         return [
             Memory(
-                id=r[0], tenant=r[1], user_id=r[2], kind=r[3], key=r[4], value=r[5], polarity=r[6],
-                strength=r[7], confidence=r[8], multi=bool(r[9]), text=r[10], source=r[11], status=r[12],
-                pinned=bool(r[13]), valid_from=dt(r[14]), valid_to=dt(r[15]) if r[15] is not None else None,
-                superseded_by=r[16], evidence=evidence[r[0]], created_at=dt(r[17]), updated_at=dt(r[18]),
+                id=r[0],
+                tenant=r[1],
+                user_id=r[2],
+                kind=r[3],
+                key=r[4],
+                value=r[5],
+                polarity=r[6],
+                strength=r[7],
+                confidence=r[8],
+                multi=bool(r[9]),
+                text=r[10],
+                source=r[11],
+                status=r[12],
+                pinned=bool(r[13]),
+                valid_from=dt(r[14]),
+                valid_to=dt(r[15]) if r[15] is not None else None,
+                superseded_by=r[16],
+                evidence=evidence[r[0]],
+                created_at=dt(r[17]),
+                updated_at=dt(r[18]),
             )
             for r in rows
         ]
@@ -138,7 +163,9 @@ class MemoryTables:
                 )
             self._link(conn, scope, memory_id, evidence)
 
-    def log_memory(self, memory_id: int, at: datetime, action: str, detail: str = "", other_id: int | None = None) -> None:
+    def log_memory(
+        self, memory_id: int, at: datetime, action: str, detail: str = "", other_id: int | None = None
+    ) -> None:
         with self.atomic() as conn:
             conn.execute(
                 "INSERT INTO memory_log (memory_id, at_us, action, detail, other_id) VALUES (?, ?, ?, ?, ?)",
@@ -176,16 +203,24 @@ class MemoryTables:
 
     # -- summaries ----------------------------------------------------------------------
 
-    def add_summary(self, scope: Scope, task: str, text: str, covers_to_event: int, events_covered: int,
-                    at: datetime) -> Summary:
+    def add_summary(
+        self, scope: Scope, task: str, text: str, covers_to_event: int, events_covered: int, at: datetime
+    ) -> Summary:
         with self.atomic() as conn:
             cur = conn.execute(
                 "INSERT INTO summaries (tenant, user_id, task, text, covers_to_event, events_covered, created_us)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (scope.tenant, scope.user_id, task, text, covers_to_event, events_covered, us(at)),
             )
-        return Summary(id=int(cur.lastrowid or 0), user_id=scope.user_id, task=task, text=text,
-                       covers_to_event=covers_to_event, events_covered=events_covered, created_at=at)
+        return Summary(
+            id=int(cur.lastrowid or 0),
+            user_id=scope.user_id,
+            task=task,
+            text=text,
+            covers_to_event=covers_to_event,
+            events_covered=events_covered,
+            created_at=at,
+        )
 
     def summaries(self, scope: Scope, task: str | None = None, latest: bool = True) -> list[Summary]:
         """Summaries of the user (the latest per task when ``latest``), oldest first."""
@@ -202,16 +237,26 @@ class MemoryTables:
             params.extend([scope.tenant, scope.user_id])
         rows = self._read(sql + " ORDER BY id", params)
         return [
-            Summary(id=r[0], user_id=r[1], task=r[2], text=r[3], covers_to_event=r[4], events_covered=r[5],
-                    created_at=dt(r[6]))
+            Summary(
+                id=r[0],
+                user_id=r[1],
+                task=r[2],
+                text=r[3],
+                covers_to_event=r[4],
+                events_covered=r[5],
+                created_at=dt(r[6]),
+            )
             for r in rows
         ]
 
     def _erase_memories(self, conn: Any, scope: Scope) -> None:
         """Called inside ``erase_user``'s transaction."""
-        ids = [r[0] for r in conn.execute(
-            "SELECT id FROM memories WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id)
-        )]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM memories WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id)
+            )
+        ]
         conn.executemany("DELETE FROM memory_log WHERE memory_id = ?", [(i,) for i in ids])
         conn.executemany("DELETE FROM memory_evidence WHERE memory_id = ?", [(i,) for i in ids])
         conn.execute("DELETE FROM memories WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
