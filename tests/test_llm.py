@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from tailored import Engine
+from tailored.chat import ChatStream
 from tailored.embed import Embedder
 from tailored.errors import ModelError
 from tailored.llm import models as registry
-from tailored.llm.chat import ChatResult, ChatStream
+from tailored.types import ChatResult
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from tailored import Engine
+from tailored.chat import ChatStream, personalized_chat
 from tailored.errors import (
     InvalidInput,
     ModelError,
@@ -23,8 +24,8 @@ from tailored.errors import (
 from tailored.llm import ChatModel, load_chat_model
 from tailored.llm import models as registry
 from tailored.llm.base import GenerateOptions, Message
-from tailored.llm.chat import ChatResult, ChatStream, personalized_chat
 from tailored.testing import ScriptedChatModel
+from tailored.types import ChatResult
 
 SCHEMA = {
     "type": "object",
@@ -295,7 +296,7 @@ def test_the_default_model_is_listed_with_its_checksum() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["tailored.llm", "tailored.llm.base", "tailored.llm.chat", "tailored.testing", "tailored.bench.locomo_metrics"],
+    ["tailored.llm", "tailored.llm.base", "tailored.chat", "tailored.testing", "tailored.bench.locomo_metrics"],
 )
 def test_docstring_examples_run(module: str, tmp_path: Path) -> None:
     import doctest

@@ -19,8 +19,8 @@ import pytest
 from tailored import Engine
 from tailored.errors import ModelError, ModelUnavailable, SchemaError
 from tailored.llm import load_chat_model
-from tailored.llm.chat import ChatResult
 from tailored.llm.openai_compat import OpenAIChatModel
+from tailored.types import ChatResult
 
 from .test_llm import MODEL_FILE, needs_model
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .chat import personalized_chat
 from .context.builder import TokenCounter, build_context, estimate_tokens
 from .embed import Embedder, load_embedder
 from .errors import InvalidInput, NotFound
@@ -454,16 +455,16 @@ class Engine:
         ``openai:NAME``) or None for the default local model, loaded once per engine. The new
         user turn and the answer are stored in one ``add`` only after generation succeeded;
         ``memory=False`` neither reads nor writes memory. Returns a ``ChatResult``, or with
-        ``stream=True`` a ``ChatStream`` of text chunks. See ``tailored.llm.chat``.
+        ``stream=True`` a ``ChatStream`` of text chunks. See ``tailored.chat``.
         """
         from .llm import ChatModel, load_chat_model
-        from .llm.chat import personalized_chat
 
         if not isinstance(model, ChatModel):
             cache: dict[Any, ChatModel] = self.__dict__.setdefault("_chat_models", {})
             if model not in cache:
                 cache[model] = load_chat_model(model)
             model = cache[model]
+        self._scope(user_id)  # validate the id before a model loads
         return personalized_chat(
             self,
             user_id,

@@ -310,3 +310,14 @@ class UserExport(BaseModel):
     memories: list[Memory] = Field(default_factory=list)
     changes: list[MemoryChange] = Field(default_factory=list)
     summaries: list[Summary] = Field(default_factory=list)
+
+
+class ChatResult(BaseModel):
+    """A personalized answer, the context it used and the events it stored."""
+
+    text: str
+    context: Context | None = None
+    stored: list[int] = []
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""

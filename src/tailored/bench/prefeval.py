@@ -68,11 +68,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ..chat import PERSONALIZE
 from ..embed import Embedder
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..llm import ChatModel, load_chat_model
-from ..llm.chat import PERSONALIZE
 from ..memory.rules import extract_text
 from ..retrieve.index import embed_text
 from ..types import EventIn

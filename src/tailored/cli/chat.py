@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..chat import ChatStream
 from ..llm import load_chat_model
-from ..llm.chat import ChatStream
 from .common import DbOpt, EmbedderOpt, TenantOpt, UserOpt, console, err_console, open_engine
 
 ModelOpt = Annotated[

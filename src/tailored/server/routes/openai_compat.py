@@ -20,10 +20,11 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...chat import ChatStream
 from ...errors import InvalidInput
 from ...llm import ChatModel, load_chat_model
-from ...llm.chat import ChatResult, ChatStream
 from ...llm.models import DEFAULT_MODEL
+from ...types import ChatResult
 from ..deps import EngineDep, KeyDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["openai"])

@@ -3,38 +3,34 @@
 The context is built for the latest user message and placed after any system prompt the
 caller gave. The new user turn and the answer are stored together, in one ``Engine.add``
 call, and only once the answer is complete: a failed or abandoned generation stores nothing.
+
+Chat sits above retrieval and memory and below the ``Engine`` facade: it needs only the two
+verbs of ``UserMemory``, which ``Engine`` provides, so it never reaches into the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
-from pydantic import BaseModel
+from .errors import InvalidInput
+from .llm.base import ChatModel, Message, MessagesIn, to_messages
+from .types import AddResult, ChatResult, Context
 
-from ..errors import InvalidInput
-from ..types import Context
-from .base import ChatModel, Message, MessagesIn, to_messages
 
-if TYPE_CHECKING:
-    from ..engine import Engine
+class UserMemory(Protocol):
+    """What personalized chat needs from the engine: a context to read, a log to append to."""
+
+    def context(self, user_id: str, query: str, *, budget: int = ...) -> Context: ...
+
+    def add(self, events: Sequence[Mapping[str, Any]]) -> AddResult: ...
+
 
 PERSONALIZE = (
     "You are talking with a user you know. Tailor your answer to what the records below say "
     "about them, where it is relevant: honour their stated preferences, and steer away from "
     "what they dislike or avoid. Do not mention the records themselves."
 )
-
-
-class ChatResult(BaseModel):
-    """A personalized answer, the context it used and the events it stored."""
-
-    text: str
-    context: Context | None = None
-    stored: list[int] = []
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    model: str = ""
 
 
 class ChatStream:
@@ -61,7 +57,7 @@ class ChatStream:
 class _Finish:
     def __init__(
         self,
-        engine: Engine,
+        engine: UserMemory,
         user_id: str,
         question: str,
         memory: bool,
@@ -94,7 +90,7 @@ class _Finish:
 
 
 def prepare(
-    engine: Engine,
+    engine: UserMemory,
     user_id: str,
     messages: MessagesIn,
     *,
@@ -121,7 +117,7 @@ def prepare(
 
 
 def personalized_chat(
-    engine: Engine,
+    engine: UserMemory,
     user_id: str,
     messages: MessagesIn,
     model: ChatModel,
@@ -174,7 +170,8 @@ def personalized_chat(
     >>> out.text, "vegetarian" in model.calls[0][0].content, len(out.stored)
     ('Try the lentil curry.', True, 2)
     """
-    engine._scope(user_id)  # validate the id before any work
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise InvalidInput("user_id must be a non-empty string")  # before any work
     msgs, question, ctx = prepare(engine, user_id, messages, memory=memory, budget=budget)
     prompt_tokens = model.count_message_tokens(msgs)
     finish = _Finish(engine, user_id, question, memory, ctx, model, session_id, prompt_tokens)
