@@ -163,7 +163,9 @@ def test_deleted_memories_stay_deleted(eng: Engine) -> None:
     (m,) = eng.profile("ana").preferences
     gone = eng.forget("ana", m.id)
     assert gone.status == "deleted" and current(eng) == set()
-    eng.store.set_extraction_mark(eng._scope("ana"), "rules", 0)  # re-read the old statement
+    scope = eng._scope("ana")
+    mark = eng.store.extraction_mark(scope, "rules")
+    assert eng.store.advance_mark(scope, "rules", expected=mark, new=0)  # re-read the old statement
     eng.extract("ana", eng._get_extractor(eng._extractor_spec))  # type: ignore[arg-type]
     assert current(eng) == set()
     eng.add({"user_id": "ana", "role": "user", "text": "I love sushi"})  # said again, after the deletion

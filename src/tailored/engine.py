@@ -21,14 +21,16 @@ from .context.builder import TokenCounter, build_context, estimate_tokens
 from .embed import Embedder, load_embedder
 from .errors import InvalidInput, NotFound
 from .ingest.formats import explain
+from .llm import ChatModel, load_chat_model
 from .memory import load_extractor
 from .memory import profile as memory_profile
 from .memory.base import Extractor
 from .memory.profile import Explanation
 from .memory.summary import summary_writer
+from .memory.vectors import MemoryVectors
 from .retrieve.index import embed_text
 from .retrieve.search import RetrievalConfig, Retriever
-from .store import EventFilter, Scope, SQLiteStore, open_store
+from .store import EventFilter, Scope, Store, open_store
 from .types import (
     AddResult,
     Context,
@@ -102,7 +104,7 @@ class Engine:
 
     def __init__(
         self,
-        store: str | Path | SQLiteStore | None = None,
+        store: str | Path | Store | None = None,
         *,
         tenant: str = "default",
         embedder: str | Embedder = "minilm",
@@ -115,7 +117,11 @@ class Engine:
     ) -> None:
         if assistant_weight < 0 or assistant_item_tokens < 1:
             raise InvalidInput("assistant_weight must be >= 0 and assistant_item_tokens >= 1")
-        self.store = store if isinstance(store, SQLiteStore) else open_store(store or default_store_url())
+        self.store: Store = (
+            store
+            if store is not None and not isinstance(store, (str, Path))
+            else open_store(store or default_store_url())
+        )
         self.tenant = tenant
         self._embedder_spec = embedder
         self._embedder: Embedder | None = embedder if isinstance(embedder, Embedder) else None
@@ -126,7 +132,10 @@ class Engine:
         self.min_relative_score = min_relative_score
         self.assistant_weight = assistant_weight
         self.assistant_item_tokens = assistant_item_tokens
+        # Caches, shared by every ``for_tenant`` view (the server makes one per request):
         self._extractors: dict[str, Extractor] = {}
+        self._chat_models: dict[str | None, ChatModel] = {}
+        self._memory_vectors = MemoryVectors()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -196,6 +205,7 @@ class Engine:
         removed = self.store.erase_user(scope)
         if self._retriever is not None:
             self._retriever.cache.forget(scope)
+        self._memory_vectors.forget(scope.tenant, scope.user_id)
         return removed
 
     def import_user(self, data: UserExport | Mapping[str, Any] | str | Path) -> AddResult:
@@ -217,7 +227,7 @@ class Engine:
         fields = ("kind", "role", "text", "time", "session_id", "source_id", "payload")
         events = _coerce([{"user_id": data.user_id, **{f: getattr(e, f) for f in fields}} for e in data.events])
         scope = self._scope(data.user_id)
-        with self.store.atomic():
+        with self.store.transaction():
             result = self.add(events, embed=False)
             existing = self.store.event_ids_by_source(scope, [e.source_id for e in events if e.source_id])
             added = iter(result.added)
@@ -310,13 +320,11 @@ class Engine:
         """Pinned first, then by similarity to the query (memory vectors are cached by text)."""
         if len(memories) < 2:
             return memories
-        cache: dict[str, Any] = self.__dict__.setdefault("_memory_vectors", {})
-        missing = [m.text for m in memories if m.text not in cache]
-        if missing:
-            for text, vec in zip(missing, self.embedder.embed(missing)):
-                cache[text] = vec
+        vectors = self._memory_vectors.get(
+            memories[0].tenant, memories[0].user_id, [m.text for m in memories], self.embedder
+        )
         q = self.retriever.query_vector(query)
-        return sorted(memories, key=lambda m: (not m.pinned, -float(cache[m.text] @ q)))
+        return sorted(memories, key=lambda m: (not m.pinned, -float(vectors[m.text] @ q)))
 
     def events(
         self,
@@ -457,13 +465,10 @@ class Engine:
         ``memory=False`` neither reads nor writes memory. Returns a ``ChatResult``, or with
         ``stream=True`` a ``ChatStream`` of text chunks. See ``tailored.chat``.
         """
-        from .llm import ChatModel, load_chat_model
-
         if not isinstance(model, ChatModel):
-            cache: dict[Any, ChatModel] = self.__dict__.setdefault("_chat_models", {})
-            if model not in cache:
-                cache[model] = load_chat_model(model)
-            model = cache[model]
+            if model not in self._chat_models:
+                self._chat_models[model] = load_chat_model(model)
+            model = self._chat_models[model]
         self._scope(user_id)  # validate the id before a model loads
         return personalized_chat(
             self,

@@ -10,7 +10,7 @@ import re
 import secrets
 
 from .errors import InvalidInput, NotFound
-from .store.sqlite import SQLiteStore
+from .store import KeyStore
 from .types import ApiKey
 
 PREFIX = "tlk_"
@@ -29,7 +29,7 @@ def check_tenant(tenant: str) -> str:
 
 
 class Keys:
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: KeyStore) -> None:
         self.store = store
 
     def create(self, tenant: str | None, *, admin: bool = False, label: str | None = None) -> tuple[ApiKey, str]:

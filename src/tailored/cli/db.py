@@ -9,18 +9,20 @@ import typer
 
 from ..engine import default_store_url
 from ..errors import NotFound
-from ..store.sqlite import SQLiteStore, migrations
+from ..store import Store, open_store, scheme_of
 from .common import DbOpt, console
 
 app = typer.Typer(help="Schema migrations and integrity of the store.", no_args_is_help=True)
 
 
-def _path(db: str | None) -> str:
-    """The store's file; it must exist (these commands inspect a store, never create one)."""
-    path = (db or default_store_url()).removeprefix("sqlite:///")
-    if not Path(path).is_file():
+def _open(db: str | None) -> Store:
+    """The store, not migrated; a SQLite file must exist (these commands inspect a store,
+    never create one)."""
+    url = db or default_store_url()
+    path = url.removeprefix("sqlite:///")
+    if scheme_of(url) == "sqlite" and not Path(path).is_file():
         raise NotFound(f"no store at {path}")
-    return path
+    return open_store(url, migrate=False)
 
 
 @app.command()
@@ -29,13 +31,13 @@ def migrate(
     db: DbOpt = None,
 ) -> None:
     """Apply pending schema steps (opening a store does this too)."""
-    store = SQLiteStore(_path(db), migrate=False)
+    store = _open(db)
     try:
-        pending = migrations.pending(store._conn)
         if dry_run:
+            pending = store.migrate(dry_run=True)
             console.print("\n".join(pending) if pending else "nothing to migrate")
             return
-        ran = migrations.apply(store._conn)
+        ran = store.migrate()
         console.print(f"applied {len(ran)} step(s): {', '.join(ran)}" if ran else "nothing to migrate")
     finally:
         store.close()
@@ -43,8 +45,8 @@ def migrate(
 
 @app.command()
 def check(db: DbOpt = None) -> None:
-    """Run SQLite's integrity check; exit 1 unless it says ok."""
-    store = SQLiteStore(_path(db), migrate=False)
+    """Run the store's integrity check; exit 1 unless it says ok."""
+    store = _open(db)
     try:
         result = store.integrity_check()
     finally:

@@ -22,10 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..store.base import Scope
-from ..store.sqlite import SQLiteStore
-from ..store.sqlite_memories import us
-from ..types import Memory, MemoryIn, MemorySource, utcnow
+from ..store import ChangeAction, ClosedStatus, NewMemory, Scope, Store
+from ..types import Memory, MemoryIn, MemorySource, MemoryStatus, utcnow
 
 
 def _norm(text: str | None) -> str:
@@ -60,7 +58,7 @@ def _protected(m: Memory) -> bool:
 class Evolver:
     """Applies proposals for one user inside the caller's transaction."""
 
-    def __init__(self, store: SQLiteStore, scope: Scope, now: datetime | None = None) -> None:
+    def __init__(self, store: Store, scope: Scope, now: datetime | None = None) -> None:
         self.store = store
         self.scope = scope
         self.now = now or utcnow()
@@ -68,7 +66,7 @@ class Evolver:
     def apply(self, proposals: Sequence[MemoryIn], source: MemorySource) -> list[int]:
         """Apply proposals in time order; returns the ids of memories created or changed."""
         touched: list[int] = []
-        with self.store.atomic():
+        with self.store.transaction():
             for p in sorted(proposals, key=lambda q: q.valid_from or self.now):
                 touched.extend(self._one(p, source))
         return list(dict.fromkeys(touched))
@@ -78,40 +76,37 @@ class Evolver:
         p: MemoryIn,
         source: MemorySource,
         valid_from: datetime,
-        status: str = "active",
+        status: MemoryStatus = "active",
         valid_to: datetime | None = None,
         superseded_by: int | None = None,
     ) -> int:
-        now_us = us(self.now)
-        fields = {
-            "kind": p.kind,
-            "key": p.key,
-            "value": p.value,
-            "polarity": p.polarity,
-            "strength": p.strength,
-            "confidence": p.confidence,
-            "multi": int(p.multi),
-            "text": describe(p),
-            "source": source,
-            "status": status,
-            "pinned": 0,
-            "valid_from_us": us(valid_from),
-            "valid_to_us": us(valid_to) if valid_to else None,
-            "superseded_by": superseded_by,
-            "created_us": now_us,
-            "updated_us": now_us,
-        }
-        mid = self.store.insert_memory(self.scope, fields, p.evidence)
-        self.store.log_memory(mid, self.now, "created", f"from {source}")
+        item = NewMemory(
+            kind=p.kind,
+            key=p.key,
+            value=p.value,
+            polarity=p.polarity,
+            strength=p.strength,
+            confidence=p.confidence,
+            multi=p.multi,
+            text=describe(p),
+            source=source,
+            valid_from=valid_from,
+            created_at=self.now,
+            status=status,
+            valid_to=valid_to,
+            superseded_by=superseded_by,
+            evidence=p.evidence,
+        )
+        mid = self.store.add_memory(self.scope, item)
+        self._log(mid, "created", f"from {source}")
         return mid
 
-    def _close(self, m: Memory, at: datetime, status: str, by: int | None, detail: str) -> None:
-        self.store.update_memory(
-            self.scope,
-            m.id,
-            {"status": status, "valid_to_us": us(at), "superseded_by": by, "updated_us": us(self.now)},
-        )
-        self.store.log_memory(m.id, self.now, "superseded" if status == "superseded" else "retracted", detail, by)
+    def _log(self, memory_id: int, action: ChangeAction, detail: str, other_id: int | None = None) -> None:
+        self.store.log_change(self.scope, memory_id, action, at=self.now, detail=detail, other_id=other_id)
+
+    def _close(self, m: Memory, at: datetime, status: ClosedStatus, by: int | None, detail: str) -> None:
+        self.store.close_memory(self.scope, m.id, status=status, valid_to=at, at=self.now, by=by)
+        self._log(m.id, "superseded" if status == "superseded" else "retracted", detail, by)
 
     def _one(self, p: MemoryIn, source: MemorySource) -> list[int]:
         at = p.valid_from or self.now
@@ -132,8 +127,8 @@ class Evolver:
             guard = next((m for m in rivals if _protected(m)), None)
             if guard is not None:
                 mid = self._insert(p, source, at, "superseded", valid_to=at, superseded_by=guard.id)
-                self.store.log_memory(mid, self.now, "conflict", "a memory the user made or pinned wins", guard.id)
-                self.store.log_memory(guard.id, self.now, "conflict", f"kept over: {describe(p)}", mid)
+                self._log(mid, "conflict", "a memory the user made or pinned wins", guard.id)
+                self._log(guard.id, "conflict", f"kept over: {describe(p)}", mid)
                 return [mid]
         losers = [m for m in rivals if source == "user" or _wins(p, at, m)]
         keepers = [m for m in rivals if m not in losers]
@@ -142,25 +137,27 @@ class Evolver:
             mid = self._insert(
                 p, source, at, "superseded", valid_to=max(at, winner.valid_from), superseded_by=winner.id
             )
-            self.store.log_memory(mid, self.now, "conflict", f"lost to: {winner.text}", winner.id)
-            self.store.log_memory(winner.id, self.now, "conflict", f"kept over: {describe(p)}", mid)
+            self._log(mid, "conflict", f"lost to: {winner.text}", winner.id)
+            self._log(winner.id, "conflict", f"kept over: {describe(p)}", mid)
             return [mid]
         mid = self._insert(p, source, at)
         for m in losers:
             self._close(m, at, "superseded", mid, f"replaced by: {describe(p)}")
-            self.store.log_memory(mid, self.now, "conflict", f"replaced: {m.text}", m.id)
+            self._log(mid, "conflict", f"replaced: {m.text}", m.id)
         return [mid, *(m.id for m in losers)]
 
     def _merge(self, m: Memory, p: MemoryIn, at: datetime) -> int:
-        fields = {
-            "confidence": 1 - (1 - m.confidence) * (1 - p.confidence),
-            "strength": max(m.strength, p.strength),
-            "updated_us": us(self.now),
-        }
-        if at < m.valid_from:  # an earlier statement of the same thing: it held since then
-            fields["valid_from_us"] = us(at)
-        self.store.update_memory(self.scope, m.id, fields, p.evidence)
-        self.store.log_memory(m.id, self.now, "merged", f"confirmed by events {p.evidence}")
+        self.store.reinforce(
+            self.scope,
+            m.id,
+            confidence=1 - (1 - m.confidence) * (1 - p.confidence),
+            strength=max(m.strength, p.strength),
+            evidence=p.evidence,
+            at=self.now,
+            # an earlier statement of the same thing: it held since then
+            valid_from=at if at < m.valid_from else None,
+        )
+        self._log(m.id, "merged", f"confirmed by events {p.evidence}")
         return m.id
 
     def _retract(self, p: MemoryIn, active: list[Memory], at: datetime, source: MemorySource) -> list[int]:
@@ -173,7 +170,7 @@ class Evolver:
             if m.valid_from > at or (source != "user" and _protected(m)):
                 continue
             self._close(m, at, "retracted", None, f"retracted: {describe(p)}")
-            self.store.update_memory(self.scope, m.id, {}, p.evidence)
+            self.store.link_evidence(self.scope, m.id, p.evidence)
             closed.append(m.id)
         return closed
 

@@ -1,8 +1,9 @@
 """Reading and editing a user's profile: extraction runs, as-of views, why, user edits.
 
 ``Engine`` delegates its memory verbs here. Extraction is incremental: each extractor
-keeps a mark of the last event it read for the user, advanced in the same transaction
-that stores what it found, so a crash never skips or repeats events.
+keeps a mark of the last event it read for the user, advanced (compare-and-set) in the
+same transaction that stores what it found, so a crash never skips or repeats events, and
+two runs at once (threads or processes) apply each batch exactly once.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..errors import InvalidInput, NotFound
-from ..store.base import EventFilter, Scope
-from ..store.sqlite import SQLiteStore
-from ..store.sqlite_memories import us
+from ..store import EventFilter, NewMemory, Scope, Store
 from ..types import Event, Memory, MemoryChange, MemoryIn, MemorySource, Profile, Summary, UserExport, utcnow
 from .base import Extractor
 from .evolve import Evolver
@@ -29,27 +28,31 @@ class Explanation(BaseModel):
     changes: list[MemoryChange]
 
 
-def extract(store: SQLiteStore, scope: Scope, extractor: Extractor, max_events: int | None = None) -> list[int]:
-    """Run ``extractor`` over the user's events it has not read yet; returns touched memory ids."""
+def extract(store: Store, scope: Scope, extractor: Extractor, max_events: int | None = None) -> list[int]:
+    """Run ``extractor`` over the user's events it has not read yet; returns touched memory ids.
+
+    The extractor runs outside any transaction (it may be a slow model call). Its findings
+    are applied only if the mark is still where this run read it; otherwise another run
+    has applied that batch meanwhile, and this one starts over from the new mark.
+    """
     touched: list[int] = []
-    mark = store.extraction_mark(scope, extractor.name)
+    source: MemorySource = "llm" if extractor.name == "llm" else "rules"
     done = 0
     while max_events is None or done < max_events:
+        mark = store.extraction_mark(scope, extractor.name)
         events = store.list_events(scope, EventFilter(), limit=extractor.batch_size, after_id=mark)
         if not events:
             break
-        current = store.memories(scope, statuses=["active"])
-        proposals = extractor.extract(events, current)
-        source: MemorySource = "llm" if extractor.name == "llm" else "rules"
-        with store.atomic():
+        proposals = extractor.extract(events, store.memories(scope, statuses=["active"]))
+        with store.transaction():
+            if not store.advance_mark(scope, extractor.name, expected=mark, new=events[-1].id):
+                continue  # another run applied this batch first
             touched.extend(Evolver(store, scope).apply(proposals, source))
-            mark = events[-1].id
-            store.set_extraction_mark(scope, extractor.name, mark)
         done += len(events)
     return touched
 
 
-def profile(store: SQLiteStore, scope: Scope, as_of: datetime | None = None) -> Profile:
+def profile(store: Store, scope: Scope, as_of: datetime | None = None) -> Profile:
     when = as_of or utcnow()
     valid = [m for m in store.memories(scope, as_of=when) if m.status != "deleted"]
     return Profile(
@@ -61,23 +64,23 @@ def profile(store: SQLiteStore, scope: Scope, as_of: datetime | None = None) -> 
     )
 
 
-def history(store: SQLiteStore, scope: Scope) -> list[Memory]:
+def history(store: Store, scope: Scope) -> list[Memory]:
     return store.memories(scope)
 
 
-def get(store: SQLiteStore, scope: Scope, memory_id: int) -> Memory:
+def get(store: Store, scope: Scope, memory_id: int) -> Memory:
     found = store.memory(scope, memory_id)
     if found is None:
         raise NotFound(f"no memory {memory_id} for user {scope.user_id!r}")
     return found
 
 
-def why(store: SQLiteStore, scope: Scope, memory_id: int) -> Explanation:
+def why(store: Store, scope: Scope, memory_id: int) -> Explanation:
     m = get(store, scope, memory_id)
     return Explanation(memory=m, evidence=store.get_events(scope, m.evidence), changes=store.memory_log(scope, m.id))
 
 
-def remember(store: SQLiteStore, scope: Scope, item: MemoryIn | dict[str, Any]) -> Memory:
+def remember(store: Store, scope: Scope, item: MemoryIn | dict[str, Any]) -> Memory:
     """A memory the user states directly; it wins over anything extracted."""
     if isinstance(item, dict):
         try:
@@ -90,7 +93,7 @@ def remember(store: SQLiteStore, scope: Scope, item: MemoryIn | dict[str, Any]) 
     return get(store, scope, touched[0])
 
 
-def correct(store: SQLiteStore, scope: Scope, memory_id: int, changes: dict[str, Any]) -> Memory:
+def correct(store: Store, scope: Scope, memory_id: int, changes: dict[str, Any]) -> Memory:
     """Replace a memory with a corrected one made by the user; the old one becomes history."""
     old = get(store, scope, memory_id)
     if old.status != "active":
@@ -118,70 +121,70 @@ def correct(store: SQLiteStore, scope: Scope, memory_id: int, changes: dict[str,
     except ValueError as exc:
         raise InvalidInput(f"invalid edit: {exc}") from exc
     now = utcnow()
-    with store.atomic():
+    with store.transaction():
         # Close the old version first, so that the correction never merges back into it.
-        store.update_memory(scope, memory_id, {"status": "superseded", "valid_to_us": us(now), "updated_us": us(now)})
+        store.close_memory(scope, memory_id, status="superseded", valid_to=now, at=now)
         new_id = Evolver(store, scope, now).apply([item], "user")[0]
-        store.update_memory(scope, memory_id, {"superseded_by": new_id})
-        store.log_memory(memory_id, now, "edited", "corrected by the user", new_id)
+        store.set_superseded_by(scope, memory_id, new_id)
+        store.log_change(scope, memory_id, "edited", at=now, detail="corrected by the user", other_id=new_id)
     return get(store, scope, new_id)
 
 
-def delete(store: SQLiteStore, scope: Scope, memory_id: int) -> Memory:
+def delete(store: Store, scope: Scope, memory_id: int) -> Memory:
     """The user removes a memory: it leaves the profile and is not extracted again from
     statements made before now."""
     m = get(store, scope, memory_id)
     now = utcnow()
-    with store.atomic():
-        store.update_memory(
-            scope, m.id, {"status": "deleted", "valid_to_us": us(now), "pinned": 0, "updated_us": us(now)}
-        )
-        store.log_memory(m.id, now, "deleted", "deleted by the user")
+    with store.transaction():
+        store.close_memory(scope, m.id, status="deleted", valid_to=now, at=now)
+        store.set_pinned(scope, m.id, False, at=now)
+        store.log_change(scope, m.id, "deleted", at=now, detail="deleted by the user")
     return get(store, scope, m.id)
 
 
-def pin(store: SQLiteStore, scope: Scope, memory_id: int, pinned: bool = True) -> Memory:
+def pin(store: Store, scope: Scope, memory_id: int, pinned: bool = True) -> Memory:
     """A pinned memory is always in the context and never replaced by extraction."""
     m = get(store, scope, memory_id)
     if m.status != "active":
         raise InvalidInput(f"memory {memory_id} is {m.status}; only an active memory can be pinned")
     now = utcnow()
-    with store.atomic():
-        store.update_memory(scope, m.id, {"pinned": int(pinned), "updated_us": us(now)})
-        store.log_memory(m.id, now, "pinned" if pinned else "unpinned", "by the user")
+    with store.transaction():
+        store.set_pinned(scope, m.id, pinned, at=now)
+        store.log_change(scope, m.id, "pinned" if pinned else "unpinned", at=now, detail="by the user")
     return get(store, scope, m.id)
 
 
-def import_memories(store: SQLiteStore, scope: Scope, data: UserExport, id_map: dict[int, int]) -> None:
+def import_memories(store: Store, scope: Scope, data: UserExport, id_map: dict[int, int]) -> None:
     """Restore exported memories, their history and summaries, with event ids remapped."""
     mem_map: dict[int, int] = {}
-    with store.atomic():
+    with store.transaction():
         for m in data.memories:
-            fields = {
-                "kind": m.kind,
-                "key": m.key,
-                "value": m.value,
-                "polarity": m.polarity,
-                "strength": m.strength,
-                "confidence": m.confidence,
-                "multi": int(m.multi),
-                "text": m.text,
-                "source": m.source,
-                "status": m.status,
-                "pinned": int(m.pinned),
-                "valid_from_us": us(m.valid_from),
-                "valid_to_us": us(m.valid_to) if m.valid_to else None,
-                "superseded_by": None,
-                "created_us": us(m.created_at),
-                "updated_us": us(m.updated_at),
-            }
-            mem_map[m.id] = store.insert_memory(scope, fields, [id_map[e] for e in m.evidence if e in id_map])
+            item = NewMemory(
+                kind=m.kind,
+                key=m.key,
+                value=m.value,
+                polarity=m.polarity,
+                strength=m.strength,
+                confidence=m.confidence,
+                multi=m.multi,
+                text=m.text,
+                source=m.source,
+                valid_from=m.valid_from,
+                created_at=m.created_at,
+                status=m.status,
+                pinned=m.pinned,
+                valid_to=m.valid_to,
+                updated_at=m.updated_at,
+                evidence=[id_map[e] for e in m.evidence if e in id_map],
+            )
+            mem_map[m.id] = store.add_memory(scope, item)
         for m in data.memories:
             if m.superseded_by in mem_map:
-                store.update_memory(scope, mem_map[m.id], {"superseded_by": mem_map[m.superseded_by]})
+                store.set_superseded_by(scope, mem_map[m.id], mem_map[m.superseded_by])
         for c in data.changes:
             if c.memory_id in mem_map:
-                store.log_memory(mem_map[c.memory_id], c.at, c.action, c.detail, mem_map.get(c.other_id or -1))
+                other = mem_map.get(c.other_id) if c.other_id is not None else None
+                store.log_change(scope, mem_map[c.memory_id], c.action, at=c.at, detail=c.detail, other_id=other)
         for s in data.summaries:
             covered = max((new for old, new in id_map.items() if old <= s.covers_to_event), default=0)
             store.add_summary(scope, s.task, s.text, covered, s.events_covered, s.created_at)
@@ -200,7 +203,7 @@ def template_summary(p: Profile) -> str:
     return " ".join(parts) or "Nothing is known about this user yet."
 
 
-def summarize(store: SQLiteStore, scope: Scope, task: str, write: Any, min_new_events: int, force: bool) -> Summary:
+def summarize(store: Store, scope: Scope, task: str, write: Any, min_new_events: int, force: bool) -> Summary:
     """Refresh the user's ``task`` summary when ``min_new_events`` arrived since the last one.
 
     ``write(profile, events)`` produces the text (a template or an LLM call).

@@ -1,20 +1,46 @@
 """The ``Store`` protocol: the only code that touches persistence implements it.
 
-Every read and write takes a ``Scope`` (tenant + user). Backends put both in every query,
-so one user's data cannot be reached through another's scope, whatever the caller does.
+It speaks in domain terms (events, memories and their change log, summaries, keys), never in
+columns or driver types, so code above ``store/`` is the same on every backend. It is split
+by role (``EventStore``, ``MemoryStore``, ``SummaryStore``, ``KeyStore``) and combined in
+``Store``, which adds transactions, migrations and an integrity check.
+
+Every user-owned read and write takes a ``Scope`` (tenant + user). Backends put both in
+every query, so one user's data cannot be reached through another's scope, whatever the
+caller does. Backends raise only ``TailoredError``s: driver errors are mapped at their edge.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
-from ..types import AddResult, Event, EventIn, Stats, UserStats
+from ..types import (
+    AddResult,
+    ApiKey,
+    Event,
+    EventIn,
+    Memory,
+    MemoryChange,
+    MemoryKind,
+    MemorySource,
+    MemoryStatus,
+    Polarity,
+    Stats,
+    Summary,
+    UserStats,
+)
+
+ChangeAction = Literal[
+    "created", "merged", "superseded", "retracted", "edited", "deleted", "pinned", "unpinned", "conflict"
+]
+ClosedStatus = Literal["superseded", "retracted", "deleted"]
 
 
 @dataclass(frozen=True)
@@ -58,10 +84,31 @@ class UserIndexData:
         return len(self.ids), int(self.ids.max()) if len(self.ids) else 0, self.top_ingested_us
 
 
-class Store(Protocol):
-    url: str
+@dataclass(frozen=True)
+class NewMemory:
+    """A memory to store, as evolution (or an import) decided it: every field explicit."""
 
-    def close(self) -> None: ...
+    kind: MemoryKind
+    key: str
+    value: str
+    polarity: Polarity | None
+    strength: float
+    confidence: float
+    multi: bool
+    text: str
+    source: MemorySource
+    valid_from: datetime
+    created_at: datetime
+    status: MemoryStatus = "active"
+    pinned: bool = False
+    valid_to: datetime | None = None
+    superseded_by: int | None = None
+    evidence: Sequence[int] = ()
+    updated_at: datetime | None = None  # None: the same as ``created_at``
+
+
+class EventStore(Protocol):
+    """Immutable, timestamped events with their vectors: what a user did and said."""
 
     def add_events(
         self,
@@ -69,28 +116,170 @@ class Store(Protocol):
         events: Sequence[EventIn],
         vectors: np.ndarray | None = None,
         model: str | None = None,
-    ) -> AddResult: ...
+    ) -> AddResult:
+        """Store a batch whole or not at all; events whose (user, source_id) is stored are
+        counted as duplicates and skipped. Ids only grow and are never handed out again."""
+        ...
 
     def list_events(
-        self,
-        scope: Scope,
-        flt: EventFilter = EventFilter(),
-        limit: int = 100,
-        after_id: int = 0,
-    ) -> list[Event]: ...
+        self, scope: Scope, flt: EventFilter = EventFilter(), limit: int = 100, after_id: int = 0
+    ) -> list[Event]:
+        """A page of the user's events in id order, after ``after_id``."""
+        ...
 
-    def get_events(self, scope: Scope, ids: Sequence[int]) -> list[Event]: ...
+    def get_events(self, scope: Scope, ids: Sequence[int]) -> list[Event]:
+        """The user's events among ``ids``, in the order asked; others' ids are ignored."""
+        ...
 
-    def text_search(self, scope: Scope, terms: Sequence[str], limit: int) -> list[tuple[int, float]]: ...
+    def event_ids_by_source(self, scope: Scope, source_ids: Sequence[str]) -> dict[str, int]: ...
 
-    def user_index(self, scope: Scope, model: str, after_id: int = 0) -> UserIndexData: ...
+    def user_index(self, scope: Scope, model: str, after_id: int = 0) -> UserIndexData:
+        """The user's rows after ``after_id`` in time order, with ``model``'s vectors."""
+        ...
 
-    def user_version(self, scope: Scope, up_to_id: int | None = None) -> tuple[int, int, int]: ...
+    def user_version(self, scope: Scope, up_to_id: int | None = None) -> tuple[int, int, int]:
+        """(events, highest id, its ingest time): changes whenever the user's events do."""
+        ...
 
     def save_vectors(self, scope: Scope, ids: Sequence[int], vectors: np.ndarray, model: str) -> None: ...
 
-    def users(self, tenant: str, limit: int = 1000, after: str = "") -> list[UserStats]: ...
+    def users(self, tenant: str, limit: int = 1000, after: str = "") -> list[UserStats]:
+        """Users of the tenant who own anything (events, memories or summaries), by id."""
+        ...
+
+    def user_stats(self, scope: Scope) -> UserStats | None:
+        """The user's counts, or None when they own nothing at all."""
+        ...
 
     def stats(self, tenant: str) -> Stats: ...
 
-    def erase_user(self, scope: Scope) -> int: ...
+    def erase_user(self, scope: Scope) -> int:
+        """Remove every trace of the user (rows, vectors, indexes, memories, summaries, marks)
+        so that not a byte of it stays behind; returns the number of events removed."""
+        ...
+
+
+class MemoryStore(Protocol):
+    """Memories with their lifetimes, evidence and change log, and extraction progress."""
+
+    def memories(
+        self,
+        scope: Scope,
+        *,
+        kind: str | None = None,
+        key: str | None = None,
+        statuses: Sequence[MemoryStatus] | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Memory]:
+        """The user's memories, oldest first; ``as_of`` keeps those valid at that time."""
+        ...
+
+    def memory(self, scope: Scope, memory_id: int) -> Memory | None: ...
+
+    def add_memory(self, scope: Scope, item: NewMemory) -> int:
+        """Store a memory and link its evidence (only the user's own events); returns its id."""
+        ...
+
+    def close_memory(
+        self,
+        scope: Scope,
+        memory_id: int,
+        *,
+        status: ClosedStatus,
+        valid_to: datetime,
+        at: datetime,
+        by: int | None = None,
+    ) -> None:
+        """End a memory's validity at ``valid_to`` (a change made at ``at``); ``by`` names
+        the memory that replaced it."""
+        ...
+
+    def reinforce(
+        self,
+        scope: Scope,
+        memory_id: int,
+        *,
+        confidence: float,
+        strength: float,
+        evidence: Sequence[int],
+        at: datetime,
+        valid_from: datetime | None = None,
+    ) -> None:
+        """The same claim was made again: new confidence and strength, more evidence."""
+        ...
+
+    def link_evidence(self, scope: Scope, memory_id: int, evidence: Sequence[int]) -> None: ...
+
+    def set_pinned(self, scope: Scope, memory_id: int, pinned: bool, *, at: datetime) -> None: ...
+
+    def set_superseded_by(self, scope: Scope, memory_id: int, by: int) -> None: ...
+
+    def log_change(
+        self,
+        scope: Scope,
+        memory_id: int,
+        action: ChangeAction,
+        *,
+        at: datetime,
+        detail: str = "",
+        other_id: int | None = None,
+    ) -> None: ...
+
+    def memory_log(self, scope: Scope, memory_id: int | None = None) -> list[MemoryChange]: ...
+
+    def extraction_mark(self, scope: Scope, extractor: str) -> int:
+        """The last event id ``extractor`` has read for the user (0: none)."""
+        ...
+
+    def advance_mark(self, scope: Scope, extractor: str, *, expected: int, new: int) -> bool:
+        """Compare-and-set: move the mark from ``expected`` to ``new``; False (and nothing
+        changed) when another run moved it first. Call it inside the transaction that stores
+        what the run found, so that two runs never apply the same events twice."""
+        ...
+
+
+class SummaryStore(Protocol):
+    def add_summary(
+        self, scope: Scope, task: str, text: str, covers_to_event: int, events_covered: int, at: datetime
+    ) -> Summary: ...
+
+    def summaries(self, scope: Scope, task: str | None = None, latest: bool = True) -> list[Summary]:
+        """The user's summaries (the latest per task when ``latest``), oldest first."""
+        ...
+
+
+class KeyStore(Protocol):
+    """API keys, stored as hashes only."""
+
+    def create_key(self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None) -> ApiKey: ...
+
+    def find_key(self, key_hash: str) -> ApiKey | None: ...
+
+    def list_keys(self, tenant: str | None = None) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str, tenant: str | None = None) -> bool:
+        """Revoke a live key (of ``tenant`` only, when given); False if there is none."""
+        ...
+
+    def tenants(self) -> list[str]: ...
+
+
+class Store(EventStore, MemoryStore, SummaryStore, KeyStore, Protocol):
+    """Everything persistence offers, behind one URL (``sqlite:///file.db``, ...)."""
+
+    url: str
+
+    def close(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One atomic unit of writes; nested calls join the outer one (as savepoints, so an
+        inner failure undoes only the inner part). A failed commit rolls back."""
+        ...
+
+    def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Apply pending schema steps (or with ``dry_run`` only list them, writing nothing)."""
+        ...
+
+    def integrity_check(self) -> str:
+        """``"ok"``, or what the backend found wrong."""
+        ...

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tailored import MigrationError
-from tailored.store.migrations import Migrations
+from tailored.store.sqlite.migrations import Migrations
 from tailored.store.sqlite import SQLiteStore, migrations
 
 
@@ -85,3 +85,33 @@ def test_db_commands_do_not_create_a_missing_store(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 1 and "no store at" in out.stderr and not missing.exists()
+
+
+def test_an_old_file_keeps_its_rows_and_ids_through_the_autoincrement_rebuild(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = SQLiteStore(path, migrate=False)
+    migrations.apply(old._conn, stop_before="m006_ids_never_reused")
+    old._conn.execute(
+        "INSERT INTO events (id, tenant, user_id, kind, text, time_us, ingested_us) VALUES (7, 't', 'ana', 'message', 'hi', 1, 1)"
+    )
+    old._conn.execute("INSERT INTO vectors (event_id, model, vec) VALUES (7, 'm', x'00000000')")
+    old.close()
+    store = SQLiteStore(path)
+    assert store._read("SELECT id, text FROM events") == [(7, "hi")]
+    assert store._read("SELECT event_id FROM vectors") == [(7,)]  # not cascaded away by the rebuild
+    assert store._read("PRAGMA foreign_key_check") == []
+    assert store.integrity_check() == "ok"
+    store.close()
+
+
+def test_ids_are_never_handed_out_again_after_an_erase(db_path: Path) -> None:
+    """Issue 13: an erased user's highest event id must not name the next user's event."""
+    from tailored.store import Scope
+    from tailored.types import EventIn
+
+    store = SQLiteStore(db_path)
+    first = store.add_events("t", [EventIn(user_id="ana", text="one"), EventIn(user_id="ana", text="two")]).added
+    store.erase_user(Scope("t", "ana"))
+    again = store.add_events("t", [EventIn(user_id="bo", text="three")]).added
+    assert min(again) > max(first)
+    store.close()

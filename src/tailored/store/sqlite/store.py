@@ -20,158 +20,40 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 
-from ..errors import InvalidInput, StoreError
-from ..types import AddResult, ApiKey, Event, EventIn, Stats, UserStats, utcnow
-from .base import EventFilter, Scope, UserIndexData
-from .migrations import Migrations
-from .sqlite_memories import MemoryTables
+from ...errors import InvalidInput, StoreError
+from ...types import AddResult, ApiKey, Event, EventIn, Stats, UserStats, utcnow
+from ..base import EventFilter, Scope, UserIndexData
+from .codec import dt as _dt
+from .codec import encode as _encode
+from .codec import us as _us
+from .memories import MemoryTables, erase_memories
+from .schema import migrations
 
-migrations = Migrations("tailored")
-
-
-@migrations
-def m001_events(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        """CREATE TABLE events (
-            id INTEGER PRIMARY KEY,
-            tenant TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            role TEXT,
-            text TEXT NOT NULL,
-            payload TEXT,
-            time_us INTEGER NOT NULL,
-            ingested_us INTEGER NOT NULL,
-            session_id TEXT,
-            source_id TEXT
-        )"""
-    )
-    conn.execute("CREATE INDEX events_user_time ON events (tenant, user_id, time_us, id)")
-    conn.execute("CREATE UNIQUE INDEX events_source ON events (tenant, user_id, source_id) WHERE source_id IS NOT NULL")
+Row = tuple[Any, ...]
 
 
-@migrations
-def m002_fulltext(conn: sqlite3.Connection) -> None:
-    # rowid = events.id. ``owner`` holds the Scope key, indexed, so that FTS5 intersects a
-    # user's postings with the query's: a MATCH is scoped to one user inside the index.
-    conn.execute(
-        "CREATE VIRTUAL TABLE events_fts USING fts5("
-        " text, speaker, owner, tokenize = 'porter unicode61 remove_diacritics 2')"
-    )
+@contextmanager
+def map_errors(action: str) -> Iterator[None]:
+    """The one place driver errors become ``TailoredError``s (the chained cause is kept)."""
+    try:
+        yield
+    except OverflowError as exc:
+        raise InvalidInput("a number or time is outside the range the store holds") from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"{action}: {exc}") from exc
 
 
-@migrations
-def m003_vectors(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        """CREATE TABLE vectors (
-            event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
-            model TEXT NOT NULL,
-            vec BLOB NOT NULL,
-            PRIMARY KEY (event_id, model)
-        ) WITHOUT ROWID"""
-    )
-
-
-@migrations
-def m004_api_keys(conn: sqlite3.Connection) -> None:
-    # Only a hash of each key is stored: a leaked database does not leak working keys.
-    conn.execute(
-        """CREATE TABLE api_keys (
-            id TEXT PRIMARY KEY,
-            tenant TEXT NOT NULL,
-            hash TEXT NOT NULL UNIQUE,
-            admin INTEGER NOT NULL DEFAULT 0,
-            label TEXT,
-            created_us INTEGER NOT NULL,
-            revoked_us INTEGER
-        )"""
-    )
-
-
-@migrations
-def m005_memories(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        """CREATE TABLE memories (
-            id INTEGER PRIMARY KEY,
-            tenant TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            key TEXT NOT NULL,
-            value TEXT NOT NULL,
-            polarity TEXT,
-            strength REAL NOT NULL,
-            confidence REAL NOT NULL,
-            multi INTEGER NOT NULL,
-            text TEXT NOT NULL,
-            source TEXT NOT NULL,
-            status TEXT NOT NULL,
-            pinned INTEGER NOT NULL DEFAULT 0,
-            valid_from_us INTEGER NOT NULL,
-            valid_to_us INTEGER,
-            superseded_by INTEGER,
-            created_us INTEGER NOT NULL,
-            updated_us INTEGER NOT NULL
-        )"""
-    )
-    conn.execute("CREATE INDEX memories_aspect ON memories (tenant, user_id, kind, key)")
-    conn.execute(
-        """CREATE TABLE memory_evidence (
-            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
-            event_id INTEGER NOT NULL,
-            PRIMARY KEY (memory_id, event_id)
-        ) WITHOUT ROWID"""
-    )
-    conn.execute(
-        """CREATE TABLE memory_log (
-            id INTEGER PRIMARY KEY,
-            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
-            at_us INTEGER NOT NULL,
-            action TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '',
-            other_id INTEGER
-        )"""
-    )
-    conn.execute("CREATE INDEX memory_log_memory ON memory_log (memory_id, id)")
-    conn.execute(
-        """CREATE TABLE summaries (
-            id INTEGER PRIMARY KEY,
-            tenant TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            task TEXT NOT NULL,
-            text TEXT NOT NULL,
-            covers_to_event INTEGER NOT NULL,
-            events_covered INTEGER NOT NULL,
-            created_us INTEGER NOT NULL
-        )"""
-    )
-    conn.execute("CREATE INDEX summaries_user ON summaries (tenant, user_id, task, id)")
-    # How far each extractor has read each user's events: extraction resumes from here.
-    conn.execute(
-        """CREATE TABLE extraction_marks (
-            tenant TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            extractor TEXT NOT NULL,
-            last_event_id INTEGER NOT NULL,
-            PRIMARY KEY (tenant, user_id, extractor)
-        ) WITHOUT ROWID"""
-    )
-
-
-def _us(t: datetime) -> int:
-    return int(t.timestamp() * 1_000_000)
-
-
-def _dt(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
-
-
-def _encode(vec: np.ndarray) -> bytes:
-    return np.asarray(vec, dtype="<f4").tobytes()
+def _create_private(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) if missing; leave existing ones alone."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 _EVENT_COLS = "id, tenant, user_id, kind, role, text, payload, time_us, ingested_us, session_id, source_id"
@@ -180,7 +62,7 @@ _EVENT_COLS = "id, tenant, user_id, kind, role, text, payload, time_us, ingested
 _KEY_COLS = "id, tenant, admin, label, created_us, revoked_us"
 
 
-def _row_key(r: tuple) -> ApiKey:  # type: ignore[type-arg]
+def _row_key(r: Row) -> ApiKey:
     return ApiKey(
         id=r[0],
         tenant=r[1],
@@ -191,7 +73,7 @@ def _row_key(r: tuple) -> ApiKey:  # type: ignore[type-arg]
     )
 
 
-def _row_event(r: tuple) -> Event:  # type: ignore[type-arg]
+def _row_event(r: Row) -> Event:
     return Event(
         id=r[0],
         tenant=r[1],
@@ -207,8 +89,19 @@ def _row_event(r: tuple) -> Event:  # type: ignore[type-arg]
     )
 
 
+def _user_stats(user_id: str, row: Row | None) -> UserStats:
+    """``row`` is (user, events, first time, last time), or None for a user without events."""
+    if row is None or not row[1]:
+        return UserStats(user_id=user_id, events=0, first=None, last=None)
+    return UserStats(user_id=user_id, events=row[1], first=_dt(row[2]), last=_dt(row[3]))
+
+
 class SQLiteStore(MemoryTables):
-    """The embedded default store. ``SQLiteStore(path)`` opens (and migrates) one file."""
+    """The embedded default store: one file. ``SQLiteStore.open(url)`` opens and migrates it.
+
+    The file and its folder are created readable by the owner only (0600 / 0700): they
+    hold users' personal data. SQLite gives the WAL and shared-memory files the same mode.
+    """
 
     def __init__(self, path: str | Path, *, migrate: bool = True) -> None:
         self.path = Path(path)
@@ -220,17 +113,33 @@ class SQLiteStore(MemoryTables):
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not the write lock: a reader never waits for a writer
         self._closed = False
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with map_errors(f"cannot open database {self.path}"):
+            _create_private(self.path)
             self._conn = self._connect()
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
-            self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA secure_delete = ON")
-            if migrate:
-                migrations.apply(self._conn)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        if migrate:
+            self.migrate()
+        else:
+            self._conn.execute("PRAGMA foreign_keys = ON")
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Self:
+        """The store a ``sqlite:///PATH`` URL (or a plain path) names; the registry's entry."""
+        return cls(url.removeprefix("sqlite:///"), migrate=migrate)
+
+    def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Run pending schema steps (foreign keys off meanwhile, so a step may rebuild a
+        table); with ``dry_run``, only list them."""
+        with self._lock, map_errors("migration failed"):
+            if dry_run:
+                return migrations.pending(self._conn)
+            self._conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                return migrations.apply(self._conn)
+            finally:
+                self._conn.execute("PRAGMA foreign_keys = ON")
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -250,45 +159,62 @@ class SQLiteStore(MemoryTables):
                 self._idle_readers.get_nowait()
 
     @contextmanager
-    def atomic(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; nested calls become savepoints."""
-        with self._lock:
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of writes; nested calls become savepoints."""
+        with self._write():
+            yield
+
+    @contextmanager
+    def _write(self, action: str = "write failed, nothing of it was stored") -> Iterator[sqlite3.Connection]:
+        """The write connection inside a transaction (a savepoint when nested). Driver errors
+        are mapped here, once; a failed COMMIT rolls back, so the connection never stays
+        inside a half-done transaction for the next caller."""
+        with self._lock, map_errors(action):
             conn = self._conn
             depth = self._depth
-            try:
-                conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT sp{depth}")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot start a transaction: {exc}") from exc
+            conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT sp{depth}")
             self._depth += 1
             self._writer_thread = threading.get_ident()
             try:
                 yield conn
-            except BaseException:
-                self._depth -= 1
-                conn.execute("ROLLBACK" if depth == 0 else f"ROLLBACK TO sp{depth}")
-                if depth:
+                if depth == 0:
+                    conn.execute("COMMIT")
+                else:
                     conn.execute(f"RELEASE sp{depth}")
+            except BaseException:
+                self._undo(conn, depth)
                 raise
-            else:
-                self._depth -= 1
-                conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
             finally:
+                self._depth -= 1
                 if self._depth == 0:
                     self._writer_thread = None
 
-    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
+    @staticmethod
+    def _undo(conn: sqlite3.Connection, depth: int) -> None:
+        """Roll back what this level wrote. SQLite may already have rolled the whole
+        transaction back itself (disk full, I/O error): then there is nothing to undo."""
+        if not conn.in_transaction:
+            return
+        if depth == 0:
+            conn.execute("ROLLBACK")
+        else:
+            conn.execute(f"ROLLBACK TO sp{depth}")
+            conn.execute(f"RELEASE sp{depth}")
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Rows of one query. Inside this thread's write transaction it reads through the
         write connection (to see its own uncommitted rows); otherwise through an idle
         read-only connection, opened on demand: at most one per concurrent reader."""
         if self._writer_thread == threading.get_ident():
-            with self._lock:
-                return self._fetch(self._conn, sql, params)
+            with self._lock, map_errors("read failed"):
+                return self._conn.execute(sql, params).fetchall()
         try:
             conn = self._idle_readers.get_nowait()
         except queue.Empty:
             conn = self._open_reader()
         try:
-            return self._fetch(conn, sql, params)
+            with map_errors("read failed"):
+                return conn.execute(sql, params).fetchall()
         finally:
             self._idle_readers.put(conn)
 
@@ -298,23 +224,15 @@ class SQLiteStore(MemoryTables):
                 raise StoreError(f"the store {self.path} is closed")
             conn = None
             try:
-                conn = self._connect()
-                conn.execute("PRAGMA query_only = ON")
-            except sqlite3.Error as exc:
+                with map_errors(f"cannot open database {self.path}"):
+                    conn = self._connect()
+                    conn.execute("PRAGMA query_only = ON")
+            except StoreError:
                 if conn is not None:
                     conn.close()
-                raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+                raise
             self._readers.append(conn)
             return conn
-
-    @staticmethod
-    def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> list[tuple]:  # type: ignore[type-arg]
-        try:
-            return conn.execute(sql, params).fetchall()
-        except OverflowError as exc:
-            raise InvalidInput("a number is outside the 64-bit range the store holds") from exc
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
 
     # -- writes -----------------------------------------------------------------------
 
@@ -332,94 +250,85 @@ class SQLiteStore(MemoryTables):
         added: list[int] = []
         duplicates = 0
         seen: set[tuple[str, str]] = set()
-        try:
-            with self.atomic() as conn:
-                for i, ev in enumerate(events):
-                    if ev.source_id is not None:
-                        key = (ev.user_id, ev.source_id)
-                        if (
-                            key in seen
-                            or conn.execute(
-                                "SELECT 1 FROM events WHERE tenant = ? AND user_id = ? AND source_id = ?",
-                                (tenant, ev.user_id, ev.source_id),
-                            ).fetchone()
-                        ):
-                            duplicates += 1
-                            continue
-                        seen.add(key)
-                    cur = conn.execute(
-                        "INSERT INTO events (tenant, user_id, kind, role, text, payload, time_us,"
-                        " ingested_us, session_id, source_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            tenant,
-                            ev.user_id,
-                            ev.kind,
-                            ev.role,
-                            ev.text,
-                            json.dumps(ev.payload, ensure_ascii=False) if ev.payload is not None else None,
-                            _us(ev.time) if ev.time else now_us,
-                            now_us,
-                            ev.session_id,
-                            ev.source_id,
-                        ),
-                    )
-                    eid = int(cur.lastrowid or 0)
+        with self._write("write failed, nothing of the batch was stored") as conn:
+            for i, ev in enumerate(events):
+                if ev.source_id is not None:
+                    key = (ev.user_id, ev.source_id)
+                    if (
+                        key in seen
+                        or conn.execute(
+                            "SELECT 1 FROM events WHERE tenant = ? AND user_id = ? AND source_id = ?",
+                            (tenant, ev.user_id, ev.source_id),
+                        ).fetchone()
+                    ):
+                        duplicates += 1
+                        continue
+                    seen.add(key)
+                cur = conn.execute(
+                    "INSERT INTO events (tenant, user_id, kind, role, text, payload, time_us,"
+                    " ingested_us, session_id, source_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        tenant,
+                        ev.user_id,
+                        ev.kind,
+                        ev.role,
+                        ev.text,
+                        json.dumps(ev.payload, ensure_ascii=False) if ev.payload is not None else None,
+                        _us(ev.time) if ev.time else now_us,
+                        now_us,
+                        ev.session_id,
+                        ev.source_id,
+                    ),
+                )
+                eid = int(cur.lastrowid or 0)
+                conn.execute(
+                    "INSERT INTO events_fts (rowid, text, speaker, owner) VALUES (?, ?, ?, ?)",
+                    (eid, ev.text, ev.role or "", Scope(tenant, ev.user_id).key),
+                )
+                if vectors is not None:
                     conn.execute(
-                        "INSERT INTO events_fts (rowid, text, speaker, owner) VALUES (?, ?, ?, ?)",
-                        (eid, ev.text, ev.role or "", Scope(tenant, ev.user_id).key),
+                        "INSERT INTO vectors (event_id, model, vec) VALUES (?, ?, ?)",
+                        (eid, model, _encode(vectors[i])),
                     )
-                    if vectors is not None:
-                        conn.execute(
-                            "INSERT INTO vectors (event_id, model, vec) VALUES (?, ?, ?)",
-                            (eid, model, _encode(vectors[i])),
-                        )
-                    added.append(eid)
-        except sqlite3.Error as exc:
-            raise StoreError(f"write failed, nothing of the batch was stored: {exc}") from exc
+                added.append(eid)
         embedded = len(added) if vectors is not None else 0
         return AddResult(added=added, duplicates=duplicates, embedded=embedded)
 
     def save_vectors(self, scope: Scope, ids: Sequence[int], vectors: np.ndarray, model: str) -> None:
-        try:
-            with self.atomic() as conn:
-                # Only events of this scope get a vector: a stray id is ignored, never linked.
-                owned = {
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM events WHERE tenant = ? AND user_id = ?",
-                        (scope.tenant, scope.user_id),
-                    )
-                }
-                conn.executemany(
-                    "INSERT OR REPLACE INTO vectors (event_id, model, vec) VALUES (?, ?, ?)",
-                    [(int(i), model, _encode(v)) for i, v in zip(ids, vectors) if int(i) in owned],
+        with self._write("cannot save vectors") as conn:
+            # Only events of this scope get a vector: a stray id is ignored, never linked.
+            owned = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM events WHERE tenant = ? AND user_id = ?",
+                    (scope.tenant, scope.user_id),
                 )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot save vectors: {exc}") from exc
+            }
+            conn.executemany(
+                "INSERT OR REPLACE INTO vectors (event_id, model, vec) VALUES (?, ?, ?)",
+                [(int(i), model, _encode(v)) for i, v in zip(ids, vectors) if int(i) in owned],
+            )
 
     def erase_user(self, scope: Scope) -> int:
         """Delete every row of the user, then rewrite the file so no byte of it remains."""
-        try:
-            with self.atomic() as conn:
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM events WHERE tenant = ? AND user_id = ?",
-                        (scope.tenant, scope.user_id),
-                    )
-                ]
-                conn.executemany("DELETE FROM vectors WHERE event_id = ?", [(i,) for i in ids])
-                conn.executemany("DELETE FROM events_fts WHERE rowid = ?", [(i,) for i in ids])
-                conn.execute("DELETE FROM events WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
-                self._erase_memories(conn, scope)
-                # Deleted FTS5 rows leave their terms in older segments until a merge:
-                # optimize rewrites the index without them.
-                conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')")
-            with self._lock:
-                self._conn.execute("VACUUM")
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as exc:
-            raise StoreError(f"erase failed: {exc}") from exc
+        with self._write("erase failed") as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM events WHERE tenant = ? AND user_id = ?",
+                    (scope.tenant, scope.user_id),
+                )
+            ]
+            conn.executemany("DELETE FROM vectors WHERE event_id = ?", [(i,) for i in ids])
+            conn.executemany("DELETE FROM events_fts WHERE rowid = ?", [(i,) for i in ids])
+            conn.execute("DELETE FROM events WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
+            erase_memories(conn, scope)
+            # Deleted FTS5 rows leave their terms in older segments until a merge:
+            # optimize rewrites the index without them.
+            conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')")
+        with self._lock, map_errors("erase stored, but the file could not be compacted"):
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(ids)
 
     # -- reads ------------------------------------------------------------------------
@@ -525,27 +434,61 @@ class SQLiteStore(MemoryTables):
         )
 
     def users(self, tenant: str, limit: int = 1000, after: str = "") -> list[UserStats]:
-        rows = self._read(
-            "SELECT user_id, count(*), min(time_us), max(time_us) FROM events"
-            " WHERE tenant = ? AND user_id > ? GROUP BY user_id ORDER BY user_id LIMIT ?",
-            (tenant, after, limit),
-        )
-        return [UserStats(user_id=r[0], events=r[1], first=_dt(r[2]), last=_dt(r[3])) for r in rows]
+        # A user exists while they own any row: events, memories or summaries (an import
+        # with no events, or a memory added by hand, makes such a user).
+        owners = [
+            r[0]
+            for r in self._read(
+                "SELECT user_id FROM events WHERE tenant = ? AND user_id > ?"
+                " UNION SELECT user_id FROM memories WHERE tenant = ? AND user_id > ?"
+                " UNION SELECT user_id FROM summaries WHERE tenant = ? AND user_id > ?"
+                " ORDER BY 1 LIMIT ?",
+                (tenant, after, tenant, after, tenant, after, limit),
+            )
+        ]
+        counts: dict[str, Row] = {}
+        for start in range(0, len(owners), 500):
+            chunk = owners[start : start + 500]
+            rows = self._read(
+                "SELECT user_id, count(*), min(time_us), max(time_us) FROM events"
+                f" WHERE tenant = ? AND user_id IN ({','.join('?' * len(chunk))}) GROUP BY user_id",
+                [tenant, *chunk],
+            )
+            counts.update({r[0]: r for r in rows})
+        return [_user_stats(u, counts.get(u)) for u in owners]
 
     def user_stats(self, scope: Scope) -> UserStats | None:
         row = self._read(
-            "SELECT count(*), min(time_us), max(time_us) FROM events WHERE tenant = ? AND user_id = ?",
+            "SELECT count(*), min(time_us), max(time_us),"
+            " EXISTS (SELECT 1 FROM memories WHERE tenant = ?1 AND user_id = ?2)"
+            " OR EXISTS (SELECT 1 FROM summaries WHERE tenant = ?1 AND user_id = ?2)"
+            " FROM events WHERE tenant = ?1 AND user_id = ?2",
             (scope.tenant, scope.user_id),
         )[0]
-        if not row[0]:
+        if not row[0] and not row[3]:
             return None
-        return UserStats(user_id=scope.user_id, events=row[0], first=_dt(row[1]), last=_dt(row[2]))
+        return _user_stats(scope.user_id, (scope.user_id, *row[:3]))
 
     def stats(self, tenant: str) -> Stats:
         kinds = dict(self._read("SELECT kind, count(*) FROM events WHERE tenant = ? GROUP BY kind", (tenant,)))
-        users = self._read("SELECT count(DISTINCT user_id) FROM events WHERE tenant = ?", (tenant,))[0][0]
-        vectors = self._read(
-            "SELECT count(*) FROM vectors v JOIN events e ON e.id = v.event_id WHERE e.tenant = ?",
+        users = self._read(
+            "SELECT count(*) FROM (SELECT user_id FROM events WHERE tenant = ?1"
+            " UNION SELECT user_id FROM memories WHERE tenant = ?1 UNION SELECT user_id FROM summaries WHERE tenant = ?1)",
+            (tenant,),
+        )[0][0]
+        vectors, vector_bytes = self._read(
+            "SELECT count(*), coalesce(sum(length(v.vec)), 0) FROM vectors v JOIN events e ON e.id = v.event_id"
+            " WHERE e.tenant = ?",
+            (tenant,),
+        )[0]
+        text_bytes = self._read(
+            "SELECT coalesce(sum(length(CAST(text AS BLOB)) + coalesce(length(CAST(payload AS BLOB)), 0)), 0)"
+            " FROM events WHERE tenant = ?1",
+            (tenant,),
+        )[0][0]
+        memory_bytes = self._read(
+            "SELECT coalesce(sum(length(CAST(text AS BLOB)) + length(CAST(value AS BLOB))), 0) FROM memories"
+            " WHERE tenant = ?1",
             (tenant,),
         )[0][0]
         return Stats(
@@ -556,20 +499,18 @@ class SQLiteStore(MemoryTables):
             kinds=kinds,
             db_path=str(self.path),
             db_bytes=os.path.getsize(self.path) if self.path.exists() else None,
+            tenant_bytes=int(text_bytes + vector_bytes + memory_bytes),
         )
 
     # -- API keys ---------------------------------------------------------------------
 
     def create_key(self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None) -> ApiKey:
         created = utcnow()
-        try:
-            with self.atomic() as conn:
-                conn.execute(
-                    "INSERT INTO api_keys (id, tenant, hash, admin, label, created_us) VALUES (?,?,?,?,?,?)",
-                    (key_id, tenant, key_hash, int(admin), label, _us(created)),
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot create key: {exc}") from exc
+        with self._write("cannot create key") as conn:
+            conn.execute(
+                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_us) VALUES (?,?,?,?,?,?)",
+                (key_id, tenant, key_hash, int(admin), label, _us(created)),
+            )
         return ApiKey(id=key_id, tenant=tenant, admin=admin, label=label, created_at=created, revoked_at=None)
 
     def find_key(self, key_hash: str) -> ApiKey | None:
@@ -590,12 +531,16 @@ class SQLiteStore(MemoryTables):
         if tenant is not None:
             sql += " AND tenant = ?"
             params.append(tenant)
-        with self.atomic() as conn:
+        with self._write("cannot revoke key") as conn:
             return conn.execute(sql, params).rowcount == 1
 
     def tenants(self) -> list[str]:
-        rows = self._read("SELECT tenant FROM events UNION SELECT tenant FROM api_keys ORDER BY 1")
+        rows = self._read(
+            "SELECT tenant FROM events UNION SELECT tenant FROM memories UNION SELECT tenant FROM summaries"
+            " UNION SELECT tenant FROM api_keys ORDER BY 1"
+        )
         return [r[0] for r in rows]
 
     def integrity_check(self) -> str:
-        return str(self._read("PRAGMA integrity_check")[0][0])
+        rows = self._read("PRAGMA integrity_check")
+        return "\n".join(str(r[0]) for r in rows)

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import MigrationError
+from ...errors import MigrationError
 
 Step = Callable[[sqlite3.Connection], None]
 

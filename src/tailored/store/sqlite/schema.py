@@ -1,0 +1,171 @@
+"""The SQLite schema as named steps (see ``migrations.py``): the history of the file format.
+
+A step never changes once released; a change of schema is a new step. Steps run with
+foreign keys off (``SQLiteStore.migrate``), so that a table can be rebuilt in place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .migrations import Migrations
+
+migrations = Migrations("tailored")
+
+
+@migrations
+def m001_events(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            role TEXT,
+            text TEXT NOT NULL,
+            payload TEXT,
+            time_us INTEGER NOT NULL,
+            ingested_us INTEGER NOT NULL,
+            session_id TEXT,
+            source_id TEXT
+        )"""
+    )
+    conn.execute("CREATE INDEX events_user_time ON events (tenant, user_id, time_us, id)")
+    conn.execute("CREATE UNIQUE INDEX events_source ON events (tenant, user_id, source_id) WHERE source_id IS NOT NULL")
+
+
+@migrations
+def m002_fulltext(conn: sqlite3.Connection) -> None:
+    # rowid = events.id. ``owner`` holds the Scope key, indexed, so that FTS5 intersects a
+    # user's postings with the query's: a MATCH is scoped to one user inside the index.
+    conn.execute(
+        "CREATE VIRTUAL TABLE events_fts USING fts5("
+        " text, speaker, owner, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+
+
+@migrations
+def m003_vectors(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE vectors (
+            event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            vec BLOB NOT NULL,
+            PRIMARY KEY (event_id, model)
+        ) WITHOUT ROWID"""
+    )
+
+
+@migrations
+def m004_api_keys(conn: sqlite3.Connection) -> None:
+    # Only a hash of each key is stored: a leaked database does not leak working keys.
+    conn.execute(
+        """CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            admin INTEGER NOT NULL DEFAULT 0,
+            label TEXT,
+            created_us INTEGER NOT NULL,
+            revoked_us INTEGER
+        )"""
+    )
+
+
+@migrations
+def m005_memories(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE memories (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            polarity TEXT,
+            strength REAL NOT NULL,
+            confidence REAL NOT NULL,
+            multi INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            valid_from_us INTEGER NOT NULL,
+            valid_to_us INTEGER,
+            superseded_by INTEGER,
+            created_us INTEGER NOT NULL,
+            updated_us INTEGER NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX memories_aspect ON memories (tenant, user_id, kind, key)")
+    conn.execute(
+        """CREATE TABLE memory_evidence (
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            event_id INTEGER NOT NULL,
+            PRIMARY KEY (memory_id, event_id)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """CREATE TABLE memory_log (
+            id INTEGER PRIMARY KEY,
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            at_us INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            other_id INTEGER
+        )"""
+    )
+    conn.execute("CREATE INDEX memory_log_memory ON memory_log (memory_id, id)")
+    conn.execute(
+        """CREATE TABLE summaries (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            task TEXT NOT NULL,
+            text TEXT NOT NULL,
+            covers_to_event INTEGER NOT NULL,
+            events_covered INTEGER NOT NULL,
+            created_us INTEGER NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX summaries_user ON summaries (tenant, user_id, task, id)")
+    # How far each extractor has read each user's events: extraction resumes from here.
+    conn.execute(
+        """CREATE TABLE extraction_marks (
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            extractor TEXT NOT NULL,
+            last_event_id INTEGER NOT NULL,
+            PRIMARY KEY (tenant, user_id, extractor)
+        ) WITHOUT ROWID"""
+    )
+
+
+def _rebuild(conn: sqlite3.Connection, table: str, create: str, indexes: list[str]) -> None:
+    """Recreate ``table`` from ``create`` (same columns), keeping every row and id."""
+    conn.execute(create.replace(f"CREATE TABLE {table} ", f"CREATE TABLE {table}_new ", 1))
+    conn.execute(f"INSERT INTO {table}_new SELECT * FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+    for sql in indexes:
+        conn.execute(sql)
+
+
+@migrations
+def m006_ids_never_reused(conn: sqlite3.Connection) -> None:
+    # A plain INTEGER PRIMARY KEY hands the highest id out again once its row is deleted,
+    # so an erased user's last event id could name a new user's event (in caches, exports,
+    # evidence lists). AUTOINCREMENT keeps every id ever used out of circulation.
+    for table, indexes in (
+        ("events", ["events_user_time", "events_source"]),
+        ("memories", ["memories_aspect"]),
+        ("memory_log", ["memory_log_memory"]),
+        ("summaries", ["summaries_user"]),
+    ):
+        create = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
+        index_sql = [
+            conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()[0]
+            for name in indexes
+        ]
+        create = create.replace("id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1)
+        _rebuild(conn, table, create, index_sql)
