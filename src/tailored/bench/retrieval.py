@@ -33,10 +33,7 @@ from rich.table import Table
 from ..embed import Embedder, load_embedder
 from ..engine import Engine
 from ..errors import InvalidInput
-from ..retrieve.index import embed_text
-from ..retrieve.search import RetrievalConfig, Retriever
-from ..store import SQLiteStore
-from ..store.base import Scope
+from ..retrieve import RetrievalConfig
 from ..types import EventIn, SearchMode
 from .common import data_dir, machine, write_json
 from .datasets import Case, load_locomo, load_prefeval, parse_selection
@@ -156,7 +153,8 @@ def progress_bar() -> Iterator[Progress]:
 
 def ingest(engine: Engine, cases: Sequence[Case], progress: Progress | None = None) -> tuple[int, float]:
     """Store each case's events (skipping users already stored whole); (events added, seconds)."""
-    todo = [c for c in cases if engine.store.user_version(Scope(engine.tenant, c.user_id))[0] != len(c.events)]
+    stored = {u.user_id: u.events for u in engine.users(limit=1_000_000)}
+    todo = [c for c in cases if stored.get(c.user_id) != len(c.events)]
     task = progress.add_task("ingest", total=sum(len(c.events) for c in todo)) if progress else None
     added = 0
     start = time.perf_counter()
@@ -170,11 +168,10 @@ def ingest(engine: Engine, cases: Sequence[Case], progress: Progress | None = No
 
 
 def evaluate(
-    retriever: Retriever,
+    engine: Engine,
     cases: Sequence[Case],
     modes: Sequence[SearchMode] = MODES,
     ks: Sequence[int] = KS,
-    tenant: str = "default",
     progress: Progress | None = None,
     label: str = "search",
 ) -> list[Result]:
@@ -185,12 +182,11 @@ def evaluate(
     out: list[Result] = []
     for case in cases:
         sessions = case.sessions()
-        scope = Scope(tenant, case.user_id)
-        retriever.search(scope, "warm up", k=1)  # build the user's view outside the timings
+        engine.search(case.user_id, "warm up", k=1)  # build the user's view outside the timings
         for question in case.questions:
             for mode in modes:
                 start = time.perf_counter()
-                hits = retriever.search(scope, question.text, k=depth, mode=mode)
+                hits = engine.search(case.user_id, question.text, k=depth, mode=mode)
                 ms = (time.perf_counter() - start) * 1000
                 ranked = [h.event.source_id or "" for h in hits]
                 sess = {**sessions, "": ""}
@@ -249,7 +245,7 @@ _SESSION = _SPEAKER.with_(session_weight=0.2)
 _DATE = _SESSION.with_(date_weight=0.9)
 
 ABLATION: list[tuple[str, SearchMode, RetrievalConfig]] = [
-    ("BM25 (FTS5, porter stemming)", "bm25", _PLAIN),
+    ("BM25 (per user, porter stemming)", "bm25", _PLAIN),
     ("dense (MiniLM over 'speaker: text')", "dense", _PLAIN),
     ("RRF of the two (k=60)", "hybrid", _PLAIN.with_(fusion="rrf")),
     ("score fusion: median/max normalised, confidence-weighted", "hybrid", _PLAIN),
@@ -268,18 +264,18 @@ ABLATION: list[tuple[str, SearchMode, RetrievalConfig]] = [
 
 
 def ablation(
-    store: SQLiteStore,
+    engine: Engine,
     embedder: Embedder,
     cases: Sequence[Case],
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """R@10 (turn) and session R@5 of each ablation step, per LoCoMo slice."""
+    """R@10 (turn) and session R@5 of each ablation step, per LoCoMo slice: one engine
+    per step over ``engine``'s store, each with that step's ``RetrievalConfig``."""
     memo = MemoEmbedder(embedder)  # the steps share the query vectors
     rows = []
     for name, mode, cfg in ABLATION:
-        results = evaluate(
-            Retriever(store, memo, cfg), cases, [mode], progress=progress, label=f"ablation: {name[:28]}"
-        )
+        step = Engine(store=engine.store, tenant=engine.tenant, embedder=memo, retrieval=cfg)
+        results = evaluate(step, cases, [mode], progress=progress, label=f"ablation: {name[:28]}")
         row: dict[str, Any] = {"step": name, "mode": mode, "config": asdict(cfg)}
         by_part = {c.part: c for c in cases}
         for slice_name, keep in _slices(cases).items():
@@ -558,14 +554,16 @@ def run_benchmark(
     if not any(c.questions for c in cases):
         raise InvalidInput("the selection holds no questions")
     model = _embedder(embedder, threads)
+    config = RetrievalConfig()
     with tempfile.TemporaryDirectory(prefix="tailored-bench-") as tmp:
-        store = SQLiteStore(db or Path(tmp) / "bench.db")
+        # Every vector is remembered: PrefEval repeats its filler turns for every user, and
+        # the scale user repeats LoCoMo's turns, so each text is embedded once.
+        memo = MemoEmbedder(model)
+        writer = Engine(db or Path(tmp) / "bench.db", embedder=memo)
         try:
-            # PrefEval repeats its filler turns for every user: embed each text once.
-            writer = Engine(store=store, embedder=MemoEmbedder(model) if dataset == "prefeval" else model)
-            searcher = Engine(store=store, embedder=model)
+            searcher = Engine(store=writer.store, embedder=model, retrieval=config)
             added, seconds = ingest(writer, cases, progress)
-            results = evaluate(searcher.retriever, cases, progress=progress)
+            results = evaluate(searcher, cases, progress=progress)
             speed: dict[str, Any] = {
                 "torch_threads": threads,
                 "load_average_1m": os.getloadavg()[0],
@@ -586,21 +584,21 @@ def run_benchmark(
                     "Ingest speed is not reported for PrefEval: its filler turns repeat across users and are embedded once."
                 )
             if dataset == "locomo" and scale_events > 0:
-                speed["scale"] = _scale_latency(store, model, cases, scale_events, progress)
-            abl = ablation(store, model, cases, progress) if with_ablation else []
+                speed["scale"] = _scale_latency(writer, model, cases, scale_events, progress)
+            abl = ablation(searcher, model, cases, progress) if with_ablation else []
             report = build_report(
                 dataset,
                 command,
                 cases,
                 results,
                 model.name,
-                searcher.retriever.config,
+                config,
                 speed,
                 abl,
                 slice_info,
             )
         finally:
-            store.close()
+            writer.close()
     _write(report, out, results)
     return report
 
@@ -616,27 +614,22 @@ def _embedder(spec: str | Embedder, threads: int | None) -> Embedder:
 
 
 def _scale_latency(
-    store: SQLiteStore, model: Embedder, cases: Sequence[Case], events: int, progress: Progress | None
+    writer: Engine, model: Embedder, cases: Sequence[Case], events: int, progress: Progress | None
 ) -> dict[str, Any]:
-    """Hybrid search latency for one user with ``events`` events (LoCoMo turns, repeated)."""
-    memo = MemoEmbedder(model)
-    reader = Retriever(store, model)
-    for case in cases:  # the scale user repeats these turns: reuse their stored vectors
-        view = reader.cache.get(Scope("default", case.user_id))
-        for role, text, vec in zip(view.data.roles, view.data.texts, view.data.vectors):
-            memo.memo[embed_text(role, text)] = vec
-    writer = Engine(store=store, embedder=memo)
+    """Hybrid search latency for one user with ``events`` events (LoCoMo turns, repeated).
+
+    ``writer`` stored the cases with a ``MemoEmbedder``, so the repeated turns are not
+    embedded again; the searches embed their queries with ``model`` itself."""
     big = Case(user_id="scale-user", events=scale_user(cases, events), questions=[])
     ingest(writer, [big], progress)
-    searcher = Engine(store=store, embedder=model)
+    searcher = Engine(store=writer.store, tenant=writer.tenant, embedder=model)
     questions = [q.text for c in cases for q in c.questions][:200]
-    scope = Scope(searcher.tenant, big.user_id)
-    searcher.retriever.search(scope, "warm up", k=1)
+    searcher.search(big.user_id, "warm up", k=1)
     ms = []
     task = progress.add_task(f"search, {len(big.events)} events", total=len(questions)) if progress else None
     for text in questions:
         start = time.perf_counter()
-        searcher.retriever.search(scope, text, k=10)
+        searcher.search(big.user_id, text, k=10)
         ms.append((time.perf_counter() - start) * 1000)
         if progress is not None and task is not None:
             progress.advance(task)

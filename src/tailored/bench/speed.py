@@ -8,6 +8,7 @@ included, for one user with many events.
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import tempfile
@@ -59,6 +60,9 @@ def synthetic_queries(n: int, seed: int = 1) -> list[str]:
 
 def _events(user: str, texts: list[str]) -> list[EventIn]:
     return [EventIn(user_id=user, role="user", text=t, session_id=f"s{i // 20}") for i, t in enumerate(texts)]
+
+
+TARGET_P95_MS = 10.0  # hybrid search, one user with 10,000 events, query embedding included
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -169,6 +173,7 @@ def latency(
     for q in qs[:50]:
         emb.embed_one(q)
     embed_ms = (time.perf_counter() - t) * 1000 / 50
+    load = os.getloadavg()[0]
     table = Table("mode", "p50 ms", "p95 ms", "p99 ms", title=f"search latency, one user with {events:,} events")
     for mode, r in rows.items():
         table.add_row(mode, f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}")
@@ -177,7 +182,15 @@ def latency(
     command = f"tailored bench latency --events {events} --queries {queries} -k {k} --embedder {embedder}"
     write_json(
         out / "latency.json",
-        {"command": command, "machine": machine(), "modes": rows, "cold_ms": cold_ms, "embed_ms": embed_ms},
+        {
+            "command": command,
+            "machine": machine(),
+            "modes": rows,
+            "cold_ms": cold_ms,
+            "embed_ms": embed_ms,
+            "load_average_1m": load,
+            "target_hybrid_p95_ms": TARGET_P95_MS,
+        },
     )
     lines = [
         "# Search latency",
@@ -186,14 +199,16 @@ def latency(
         f"Machine: {machine()}",
         "",
         f"One user with {events:,} synthetic events (vectors stored), {queries} synthetic queries per mode,",
-        "wall time of `Engine.search` including the query embedding. Target: hybrid p95 <= 30 ms.",
+        f"wall time of `Engine.search` including the query embedding. Target: hybrid p95 <= {TARGET_P95_MS:g} ms.",
         "",
         "| mode | p50 ms | p95 ms | p99 ms |",
         "| --- | --- | --- | --- |",
         *[f"| {m} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} |" for m, r in rows.items()],
         "",
-        f"First search for the user (loads its vectors into memory): {cold_ms:.0f} ms.",
+        f"First search for the user (loads its vectors and indexes its words in memory): {cold_ms:.0f} ms.",
         f"Query embedding alone: {embed_ms:.1f} ms.",
+        f"The machine's 1-minute load average at the end was {load:.1f} on {os.cpu_count()} CPUs;",
+        "other jobs running at the same time slow every timing above.",
         "",
     ]
     (out / "latency.md").write_text("\n".join(lines), encoding="utf-8")

@@ -7,10 +7,10 @@ any fence marker inside a record is neutralised, so a record cannot close the fe
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from ..text import estimate_tokens
 from ..types import Context, ContextItem, Memory, SearchHit
 
 FENCE = "user_data"
@@ -21,11 +21,6 @@ HEADER = (
 _FENCE_RE = re.compile(r"<\s*/?\s*" + FENCE, re.IGNORECASE)
 
 TokenCounter = Callable[[str], int]
-
-
-def estimate_tokens(text: str) -> int:
-    """A tokenizer-free estimate (about 4 characters per token for English)."""
-    return math.ceil(len(text) / 4)
 
 
 def neutralise(text: str) -> str:

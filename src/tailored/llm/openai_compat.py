@@ -10,8 +10,8 @@ import os
 from collections.abc import Iterator
 from typing import Any, Literal, NoReturn
 
-from ..context.builder import estimate_tokens
 from ..errors import InvalidInput, ModelError, ModelUnavailable
+from ..text import estimate_tokens
 from .base import ChatModel, Completion, GenerateOptions, Message
 
 JsonMode = Literal["json_schema", "json_object"]

@@ -1,7 +1,8 @@
-"""A per-user in-memory view of the store: vectors, times and timeline order.
+"""A per-user in-memory view of the store: vectors, BM25's inverted index, times and
+timeline order.
 
-Dense scoring a user's events is one matrix-vector product, so each user's vectors are kept
-in memory after the first search. Every search checks the user's (count, max id) in the
+Dense scoring a user's events is one matrix-vector product and BM25 a few posting lists,
+so each user's vectors and word index are kept in memory after the first search. Every search checks the user's (count, max id) in the
 store; new events are appended, anything else (an erase, another process's delete)
 rebuilds the view. Events stored without a vector are embedded here, once, and saved.
 """
@@ -17,7 +18,9 @@ import numpy as np
 
 from ..embed.base import Embedder
 from ..store.base import Scope, Store, UserIndexData
-from .query import STOPWORDS, stem, words
+from ..text import STOPWORDS
+from . import bm25
+from .bm25 import TermIndex
 
 _DAY_US = 86_400 * 1_000_000
 _NAME_WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -26,10 +29,6 @@ _NAME_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 def embed_text(role: str | None, text: str) -> str:
     """The text a vector is computed from: who said it matters for "what did X say"."""
     return f"{role}: {text}" if role else text
-
-
-def _content_words(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in words(text) if w not in STOPWORDS)
 
 
 @dataclass
@@ -43,41 +42,8 @@ class UserView:
     speakers: dict[str, int]  # lower-case name word -> role code, for roles named in queries
     session: np.ndarray  # code of each row's session, -1 if none
     n_sessions: int
-    _terms: list[frozenset[str]] | None = None
-    _df: dict[str, int] | None = None
+    terms: TermIndex  # BM25's inverted index of the rows, with this user's statistics only
     _calendar: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    def terms(self, row: int) -> frozenset[str]:
-        """The stemmed content words of one row (built for all rows on first use, then kept)."""
-        if self._terms is None:
-            self._terms = [_content_words(t) for t in self.data.texts]
-        return self._terms[row]
-
-    def inherit(self, old: UserView) -> None:
-        """Reuse ``old``'s word sets when this view only appends rows to it (a new event):
-        rebuilding them for every row after each add costs more than the search."""
-        n = len(old.data.ids)
-        if old._terms is None or len(self.data.ids) < n or not np.array_equal(self.data.ids[:n], old.data.ids):
-            return
-        added = [_content_words(t) for t in self.data.texts[n:]]
-        self._terms = old._terms + added
-        if old._df is not None:
-            df = dict(old._df)
-            for ws in added:
-                for w in ws:
-                    df[w] = df.get(w, 0) + 1
-            self._df = df
-
-    def idf(self, word: str) -> float:
-        """How rare a stemmed word is among the user's rows: ``log(1 + n / (1 + df))``."""
-        if self._df is None:
-            df: dict[str, int] = {}
-            for row in range(len(self.data.texts)):
-                for w in self.terms(row):
-                    df[w] = df.get(w, 0) + 1
-            self._df = df
-        n = len(self.data.texts)
-        return float(np.log1p(n / (1 + self._df.get(word, 0))))
 
     def calendar(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(day number, year, month, day of month) of each row's time, in UTC."""
@@ -164,6 +130,45 @@ def _concat(a: UserIndexData, b: UserIndexData) -> UserIndexData:
     )
 
 
+def make_view(data: UserIndexData, terms: TermIndex | None = None) -> UserView:
+    """The view of ``data``'s rows; ``terms`` is their inverted index when the caller
+    already has it (built from scratch otherwise)."""
+    prev, nxt = _neighbours(data)
+    speaker, speakers = _codes(data.roles)
+    session, sessions = _codes(data.sessions)
+    return UserView(
+        version=data.version,  # an add committed after ``version`` was read is in ``data``
+        data=data,
+        position={int(e): i for i, e in enumerate(data.ids)},
+        prev=prev,
+        next=nxt,
+        speaker=speaker,
+        speakers=_name_words(speakers),
+        session=session,
+        n_sessions=len(sessions),
+        terms=terms if terms is not None else bm25.build(data.texts, data.roles),
+    )
+
+
+def _extended_terms(old: UserView, data: UserIndexData) -> TermIndex:
+    """``old``'s inverted index extended by the rows ``data`` adds to it (ids above
+    ``old``'s highest): indexing only the new rows keeps an add cheap however many rows
+    the user has."""
+    n = len(old.data.ids)
+    moved = None
+    if not np.array_equal(data.ids[:n], old.data.ids):  # a new event is dated before an old one
+        row_of = {int(e): i for i, e in enumerate(data.ids)}
+        moved = np.fromiter((row_of[int(e)] for e in old.data.ids), dtype=np.int64, count=n)
+    new_rows = np.flatnonzero(data.ids > old.version[1])
+    return bm25.extend(
+        old.terms,
+        moved,
+        new_rows,
+        [data.texts[r] for r in new_rows],
+        [data.roles[r] for r in new_rows],
+    )
+
+
 class UserIndexCache:
     """Least-recently-used cache of ``UserView``s, safe to share between threads."""
 
@@ -208,25 +213,9 @@ class UserIndexCache:
         else:
             data = self.store.user_index(scope, model)
         data = self._fill_vectors(scope, data)
-        prev, nxt = _neighbours(data)
-        position = {int(e): i for i, e in enumerate(data.ids)}
-        speaker, speakers = _codes(data.roles)
-        session, sessions = _codes(data.sessions)
-        view = UserView(
-            version=data.version,  # an add committed after ``version`` was read is in ``data``
-            data=data,
-            position=position,
-            prev=prev,
-            next=nxt,
-            speaker=speaker,
-            speakers=_name_words(speakers),
-            session=session,
-            n_sessions=len(sessions),
-        )
-        if appended:
-            assert old is not None
-            view.inherit(old)
-        return view
+        if appended and old is not None:
+            return make_view(data, _extended_terms(old, data))
+        return make_view(data)
 
     def _fill_vectors(self, scope: Scope, data: UserIndexData) -> UserIndexData:
         missing = np.flatnonzero(~data.has_vector)

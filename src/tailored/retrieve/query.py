@@ -12,55 +12,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..text import STOPWORDS, tokens, words
+
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves s t don ve ll re d m""".split()
-)
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words of ``text`` with possessives cut ("Caroline's" -> "caroline")."""
-    return [w.lower().split("'")[0] for w in _WORD.findall(text)]
-
-
-_SUFFIXES = ("ing", "edly", "ed", "es", "s", "ly")
-
-
-def stem(word: str) -> str:
-    """A light suffix strip, enough to match "paints" with "painting" when comparing words.
-
-    Examples
-    --------
-    >>> [stem(w) for w in ("paints", "painting", "painted", "bus")]
-    ['paint', 'paint', 'paint', 'bus']
-    """
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
 
 
 def query_terms(query: str, max_terms: int = 32, drop: frozenset[str] = frozenset()) -> list[str]:
-    """Distinct content words of ``query``, in order, without ``drop``; stopwords only if
-    nothing else is left.
+    """Distinct stems of the content words of ``query``, in order, without ``drop``;
+    stopwords only if nothing else is left. Stemmed like the rows (``text.tokens``).
 
     Examples
     --------
-    >>> query_terms("What did Caroline paint last summer?", drop=frozenset({"caroline"}))
+    >>> query_terms("What did Caroline paint in her paintings last summer?", drop=frozenset({"caroline"}))
     ['paint', 'last', 'summer']
     """
     ws = words(query)
     content = [w for w in ws if w not in STOPWORDS and w not in drop]
     chosen = content or [w for w in ws if w not in drop] or ws
-    return list(dict.fromkeys(chosen))[:max_terms]
+    stems = [t for w in chosen for t in tokens(w)]
+    return list(dict.fromkeys(stems))[:max_terms]
 
 
 def without_words(text: str, drop: frozenset[str]) -> str:
@@ -77,7 +47,7 @@ class Query:
     """What the retrievers search with, derived from the question once."""
 
     text: str
-    terms: list[str]  # BM25 terms
+    terms: list[str]  # BM25 terms: distinct stems
     dense_text: str  # the text that is embedded
     speakers: frozenset[int] = field(default_factory=frozenset)  # codes of named speakers
 

@@ -2,9 +2,9 @@
 
 The steps, each a small function so that the benchmark can show its effect:
 1. query analysis: a speaker the question names becomes a prior, not a search word;
-2. BM25 from the store's full-text index, each row's score scaled by its coverage (the
-   IDF-weighted share of the query's words it contains), dense cosine from the user's
-   in-memory vectors;
+2. BM25 over the user's own rows (``bm25.py``: an in-memory inverted index, the user's
+   statistics only), each row's score scaled by its coverage (the IDF-weighted share of
+   the query's words it contains), dense cosine from the user's in-memory vectors;
 3. lexical trust: how much of the query the best BM25 row covers. Below 0.4 the words
    that match are incidental (the question and its answer share meaning, not words), and
    the ranking falls back to dense alone; the conversation-structure steps (4, 6) scale
@@ -29,8 +29,9 @@ import numpy as np
 from ..embed.base import Embedder
 from ..store.base import EventFilter, Scope, Store
 from ..types import ScoreParts, SearchHit, SearchMode
+from . import bm25 as okapi
 from .index import UserIndexCache, UserView
-from .query import DateSpec, analyse, mentioned_dates, stem
+from .query import DateSpec, analyse, mentioned_dates
 
 _DAY_US = 86_400 * 1_000_000
 
@@ -40,7 +41,8 @@ class RetrievalConfig:
     """Every knob of retrieval; the defaults are the benchmark-chosen ones
     (``docs/benchmarks/retrieval-locomo.md`` shows each step's effect)."""
 
-    bm25_candidates: int = 400
+    bm25_k1: float = 1.2  # Okapi BM25's term-frequency saturation ...
+    bm25_b: float = 0.75  # ... and length normalisation, at their usual values
     coverage: bool = True  # scale BM25 rows by the share of the query they cover
     trust_low: float = 0.4  # lexical trust ramps from 0 at this coverage of the best row ...
     trust_high: float = 0.5  # ... to 1 here; trust_high <= 0 turns the ramp off
@@ -214,21 +216,6 @@ def diversify(scores: np.ndarray, view: UserView, k: int, weight: float, top: in
     return (picked + pool)[:k]
 
 
-def coverage(view: UserView, terms: list[str], rows: np.ndarray) -> np.ndarray:
-    """For each of ``rows``, the IDF-weighted share of the query ``terms`` it contains
-    (0 for rows not listed)."""
-    out = np.zeros(len(view.data.ids))
-    stems = list(dict.fromkeys(stem(t) for t in terms))
-    idf = [view.idf(t) for t in stems]
-    total = sum(idf)
-    if total <= 0:
-        return out
-    for row in rows:
-        have = view.terms(int(row))
-        out[row] = sum(w for t, w in zip(stems, idf) if t in have) / total
-    return out
-
-
 def trust(cov: np.ndarray, bm25: np.ndarray, cfg: RetrievalConfig) -> float:
     """Lexical trust from the coverage of the best BM25 row: 0 .. 1 between the two bounds."""
     if cfg.trust_high <= 0:
@@ -248,13 +235,9 @@ class Retriever:
         self._recent: dict[str, np.ndarray] = {}
         self._recent_lock = threading.Lock()
 
-    def bm25_scores(self, scope: Scope, view: UserView, terms: list[str]) -> np.ndarray:
-        scores = np.zeros(len(view.data.ids), dtype=np.float64)
-        for event_id, score in self.store.text_search(scope, terms, self.config.bm25_candidates):
-            row = view.position.get(event_id)
-            if row is not None:
-                scores[row] = score
-        return scores
+    def bm25_scores(self, view: UserView, terms: list[str]) -> np.ndarray:
+        """BM25 of every row of the user for the stemmed query ``terms``."""
+        return okapi.scores(view.terms, terms, self.config.bm25_k1, self.config.bm25_b)
 
     def query_vector(self, text: str) -> np.ndarray:
         """The query's vector; the last few are kept, so ``Engine.context`` ranking the
@@ -289,26 +272,24 @@ class Retriever:
         age_days = (times.max() - times) / _DAY_US
         return np.asarray(0.5 ** (age_days / self.config.recency_half_life_days), dtype=np.float64)
 
-    def scores(
-        self, scope: Scope, view: UserView, query: str, mode: SearchMode
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def scores(self, view: UserView, query: str, mode: SearchMode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(final score, raw BM25, raw dense) of every row of the user."""
         cfg = self.config
         n = len(view.data.ids)
         zero = np.zeros(n)
         if mode == "bm25":
-            bm25 = self.bm25_scores(scope, view, analyse(query, view.speakers, strip_names=False).terms)
+            bm25 = self.bm25_scores(view, analyse(query, view.speakers, strip_names=False).terms)
             return smooth(bm25, view, cfg.neighbour_weight), bm25, zero
         q = analyse(query, view.speakers, cfg.strip_speaker_names and mode == "hybrid")
         # einsum, not BLAS: a threaded matrix-vector product stalls when the cores are busy.
         dense = np.einsum("ij,j->i", view.data.vectors, self.query_vector(q.dense_text)).astype(np.float64)
         if mode == "dense":
             return dense, zero, dense
-        bm25 = self.bm25_scores(scope, view, q.terms)
+        bm25 = self.bm25_scores(view, q.terms)
         lexical = bm25
         tau = 1.0
         if cfg.coverage or cfg.trust_high > 0:
-            cov = coverage(view, q.terms, np.flatnonzero(bm25 > 0))
+            cov = okapi.coverage(view.terms, q.terms)
             tau = trust(cov, bm25, cfg)
             if cfg.coverage:
                 lexical = bm25 * cov
@@ -332,7 +313,7 @@ class Retriever:
         view = self.cache.get(scope)
         if len(view.data.ids) == 0:
             return []
-        fused, bm25, dense = self.scores(scope, view, query, mode)
+        fused, bm25, dense = self.scores(view, query, mode)
         rec = self.recency(view)
         total = fused + cfg.recency_weight * rec
         keep = self.mask(view, flt)
