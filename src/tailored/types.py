@@ -7,10 +7,19 @@ error instead of silently lost data.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MAX_TEXT_CHARS = 32_000
 """Longest text one event may carry; longer documents should be split by the caller."""
@@ -19,7 +28,7 @@ KNOWN_KINDS = ("message", "document", "rating", "click", "query")
 """Kinds tailored knows; any other lower-case identifier is accepted as a custom kind."""
 
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_ID_RE = re.compile(r"^[^\x00-\x1f]{1,200}$")
+MAX_ID_CHARS = 200
 
 SearchMode = Literal["hybrid", "bm25", "dense"]
 
@@ -32,16 +41,107 @@ def utcnow() -> datetime:
 
 
 def _as_utc(value: datetime) -> datetime:
-    """Naive times are taken as UTC so that every stored time compares with every other."""
+    """Naive times are taken as UTC so that every stored time compares with every other.
+
+    A time whose UTC instant falls outside years 1-9999 (``9999-12-31T23:59:59-14:00``)
+    cannot be stored or compared, so it is refused here rather than failing deep inside.
+    """
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("time is outside years 1-9999 once converted to UTC") from exc
 
 
-def _check_id(value: str, what: str) -> str:
-    if not _ID_RE.match(value) or value != value.strip():
-        raise ValueError(f"{what} must be 1-200 printable characters without surrounding spaces")
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+"""A time normalised to UTC (naive means UTC); out of range in UTC is a validation error."""
+
+# Characters refused in anything that names or labels (ids, roles, memory fields): C0 and
+# C1 controls, DEL, lone surrogates (not encodable as UTF-8) and the Unicode line and
+# paragraph separators. A newline in a role could otherwise forge lines of a prompt.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_TEXT_WHITESPACE = frozenset("\t\n\r\x0b\x0c")
+
+
+def forbidden_char(value: str, allow: frozenset[str] = frozenset()) -> str | None:
+    """The first character of ``value`` that no stored label may hold, as ``U+XXXX``; None if clean.
+
+    ``allow`` lists control characters that are fine here (line breaks in free text).
+    """
+    if value.isprintable():  # fast path: no controls, surrogates or separators at all
+        return None
+    for ch in value:
+        if ch not in allow and unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def _clean(value: str, what: str, allow: frozenset[str] = frozenset()) -> str:
+    bad = forbidden_char(value, allow)
+    if bad is not None:
+        kind = "a lone surrogate" if 0xD800 <= int(bad[2:], 16) <= 0xDFFF else "a control character"
+        raise ValueError(f"{what} contains {kind} ({bad})")
     return value
+
+
+def check_id(value: str, what: str) -> str:
+    """An id (session, source): 1-200 printable characters without surrounding spaces."""
+    if not 0 < len(value) <= MAX_ID_CHARS or value != value.strip():
+        raise ValueError(f"{what} must be 1-{MAX_ID_CHARS} characters without surrounding spaces")
+    return _clean(value, what)
+
+
+def check_text(value: str, what: str) -> str:
+    """Free text: line breaks and tabs are fine; other control characters, NUL and lone
+    surrogates (not encodable as UTF-8, so not storable) are not."""
+    return _clean(value, what, _TEXT_WHITESPACE)
+
+
+def check_user_id(value: str) -> str:
+    """A user id as every layer accepts it: 1-200 printable characters without surrounding
+    spaces, no ``/``, and not ``.`` or ``..``.
+
+    The REST API names a user in its URL path (``/v1/users/{user_id}/...``), and HTTP
+    servers decode ``%2F`` before routing while browsers resolve ``.`` and ``..`` segments,
+    so such an id could be written but never read, exported or erased over HTTP.
+    """
+    check_id(value, "user_id")
+    if "/" in value:
+        raise ValueError("user_id must not contain '/' (it names the user in URL paths)")
+    if value in (".", ".."):
+        raise ValueError("user_id must not be '.' or '..' (they are not URL path segments)")
+    return value
+
+
+UserId = Annotated[str, AfterValidator(check_user_id)]
+"""A user id checked by ``check_user_id``."""
+
+
+def _check_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """Keys are labels (no control characters); string values may hold line breaks and tabs.
+    Walked without recursion, so a deeply nested payload cannot overflow the stack."""
+    stack: list[tuple[Any, str]] = [(payload, "payload")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            _clean(value, where, _TEXT_WHITESPACE)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _clean(str(key), f"{where} key")
+                stack.append((item, f"{where}.{key}" if len(where) < 200 else where))
+        elif isinstance(value, list):
+            stack.extend((item, where) for item in value)
+    return payload
+
+
+def one_line(value: str, what: str) -> str:
+    """Line breaks and tabs become single spaces (a memory is one line of a profile); any
+    other control character or a lone surrogate is refused."""
+    _clean(value, what, _TEXT_WHITESPACE)
+    if value.isprintable():
+        return value
+    return re.sub(r"[\t\n\r\x0b\x0c]+", " ", value)
 
 
 class EventIn(BaseModel):
@@ -67,12 +167,12 @@ class EventIn(BaseModel):
     @field_validator("user_id")
     @classmethod
     def _user(cls, v: str) -> str:
-        return _check_id(v, "user_id")
+        return check_user_id(v)
 
     @field_validator("session_id", "source_id")
     @classmethod
-    def _ids(cls, v: str | None) -> str | None:
-        return None if v is None else _check_id(v, "session_id/source_id")
+    def _ids(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return None if v is None else check_id(v, str(info.field_name))
 
     @field_validator("kind")
     @classmethod
@@ -86,7 +186,7 @@ class EventIn(BaseModel):
     def _role(cls, v: str | None) -> str | None:
         if v is not None and not 0 < len(v.strip()) <= 64:
             raise ValueError("role must be 1-64 characters")
-        return v
+        return None if v is None else _clean(v, "role")
 
     @field_validator("text")
     @classmethod
@@ -102,6 +202,11 @@ class EventIn(BaseModel):
         if "\x00" in v:
             raise ValueError("text contains a NUL character")
         return v
+
+    @field_validator("payload")
+    @classmethod
+    def _payload(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if v is None else _check_payload(v)
 
     @field_validator("time")
     @classmethod
@@ -231,6 +336,11 @@ class MemoryIn(BaseModel):
     valid_from: datetime | None = None
     retract: bool = Field(False, description="the user no longer holds this: close it, add nothing")
 
+    @field_validator("key", "value", "text")
+    @classmethod
+    def _line(cls, v: str, info: ValidationInfo) -> str:
+        return one_line(v, str(info.field_name))
+
     @field_validator("valid_from")
     @classmethod
     def _time(cls, v: datetime | None) -> datetime | None:
@@ -310,6 +420,32 @@ class UserExport(BaseModel):
     memories: list[Memory] = Field(default_factory=list)
     changes: list[MemoryChange] = Field(default_factory=list)
     summaries: list[Summary] = Field(default_factory=list)
+
+    @field_validator("user_id")
+    @classmethod
+    def _user(cls, v: str) -> str:
+        return check_user_id(v)
+
+    @model_validator(mode="after")
+    def _storable(self) -> UserExport:
+        """What an import writes as it is (memories, changes, summaries) must be storable:
+        valid Unicode, and times that exist in UTC. Events are checked as ``EventIn`` on import.
+        Memory texts are not held to ``MemoryIn``'s rules, so that data stored before them
+        still round-trips; the context renders them neutral."""
+        texts = [(f"memories.{n}", getattr(m, n)) for m in self.memories for n in ("key", "value", "text")]
+        texts += [("changes.detail", c.detail) for c in self.changes]
+        texts += [(f"summaries.{n}", getattr(s, n)) for s in self.summaries for n in ("task", "text")]
+        for where, text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"{where} contains a lone surrogate") from exc
+        times = [self.exported_at, *(e.time for e in self.events), *(e.ingested_at for e in self.events)]
+        times += [t for m in self.memories for t in (m.valid_from, m.valid_to, m.created_at, m.updated_at) if t]
+        times += [c.at for c in self.changes] + [s.created_at for s in self.summaries]
+        for t in times:
+            _as_utc(t)
+        return self
 
 
 class ChatResult(BaseModel):

@@ -15,11 +15,12 @@ from ..embed import load_embedder
 from ..embed.batching import BatchingEmbedder
 from ..engine import Engine
 from ..keys import Keys
-from . import errors
+from . import docs, errors
 from .deps import State
 from .errors import error_body
+from .generation import ModelRunner
+from .headers import SecurityHeaders
 from .routes import admin, events, memories, meta, openai_compat, users
-from .routes.openai_compat import ModelHolder
 from .settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -95,12 +96,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         title="tailored",
         version=__version__,
         description="Personalization engine API. Authenticate with `Authorization: Bearer <key>`.",
+        docs_url=None,  # FastAPI's pages load Swagger UI / ReDoc from a CDN; see server.docs
+        redoc_url=None,
     )
-    holder = ModelHolder(chat_model if chat_model is not None else settings.model)
-    app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=holder)
+    runner = ModelRunner(chat_model if chat_model is not None else settings.model, settings)
+    app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=runner)
     errors.install(app)
     for module in (meta, users, memories, events, admin, openai_compat):
         app.include_router(module.router)
+    docs_csp = docs.install(app)
     static = files("tailored.server").joinpath("static")
     app.mount("/dashboard", StaticFiles(directory=str(static), html=True), name="dashboard")
 
@@ -109,6 +113,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         return RedirectResponse("/dashboard/")
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, docs_csp=docs_csp)  # outermost: a 413 gets the headers too
     return app
 
 

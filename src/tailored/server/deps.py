@@ -21,7 +21,7 @@ class State:
     engine: Engine
     keys: Keys
     settings: Settings
-    chat_model: Any  # a ModelHolder: the chat model, loaded at the first chat request
+    chat_model: Any  # a ModelRunner: the chat model (loaded at the first chat), its gate and threads
 
 
 # The dependencies that touch nothing but memory are ``async``: a plain ``def`` costs a

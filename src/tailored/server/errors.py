@@ -18,8 +18,19 @@ from ..errors import (
     TailoredError,
     TenantIsolationError,
 )
+from .generation import ClientGone
+from .limits import TooBusy
+
+
+class TooLarge(InvalidInput):
+    """A request within the body limit that still holds more than a limit allows."""
+
+    code = "too_large"
+
 
 STATUS: list[tuple[type[TailoredError], int]] = [
+    (TooBusy, 429),
+    (TooLarge, 413),
     (InvalidInput, 422),
     (NotFound, 404),
     (TenantIsolationError, 403),
@@ -53,7 +64,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TailoredError)
     async def _tailored(_: Request, exc: TailoredError) -> JSONResponse:
         status = next(s for cls, s in STATUS if isinstance(exc, cls))
-        return error_response(status, exc.code, str(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooBusy) else None
+        return error_response(status, exc.code, str(exc), headers)
+
+    @app.exception_handler(ClientGone)
+    async def _gone(_: Request, exc: ClientGone) -> JSONResponse:
+        # Nobody reads this: the client disconnected while its request waited.
+        return error_response(499, "client_closed_request", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..types import EventIn, SearchMode
+from ..types import EventIn, SearchMode, UtcDatetime
 
 T = TypeVar("T")
 
@@ -32,8 +31,8 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4000)
     k: int = Field(10, ge=1, le=100)
     mode: SearchMode = "hybrid"
-    since: datetime | None = None
-    until: datetime | None = None
+    since: UtcDatetime | None = None
+    until: UtcDatetime | None = None
     kinds: list[str] | None = None
     session_id: str | None = None
 

@@ -14,5 +14,15 @@ class Settings(BaseSettings):
     port: int = 8000
     embedder: str = "minilm"
     model: str | None = Field(None, description="Chat model spec for /v1/chat/completions; default local model")
-    max_body_bytes: int = Field(5_000_000, description="Largest request body accepted")
-    max_batch: int = Field(1000, description="Most events in one POST /v1/events")
+    max_body_bytes: int = Field(5_000_000, ge=1, description="Largest request body accepted")
+    max_batch: int = Field(1000, ge=1, description="Most events in one POST /v1/events")
+    max_import_events: int = Field(10_000, ge=1, description="Most events in one POST /v1/users/import")
+    chat_parallel: int = Field(
+        1, ge=1, le=64, description="Chat answers generated at once; keep 1 for the local llama.cpp model"
+    )
+    chat_per_tenant: int = Field(
+        8, ge=1, description="Most chat requests of one tenant in progress (running or queued)"
+    )
+    chat_per_key: int = Field(4, ge=1, description="Most chat requests of one API key in progress (running or queued)")
+    chat_queue: int = Field(32, ge=0, description="Most chat requests waiting for the model, all tenants together")
+    chat_timeout_s: float = Field(300.0, gt=0, description="Longest one streamed answer may take to generate")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ...memory.profile import Explanation
-from ...types import Memory, MemoryIn, Polarity, Profile, Summary
+from ...types import Memory, MemoryIn, Polarity, Profile, Summary, UtcDatetime, one_line
 from ..deps import EngineDep
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["profile"])
@@ -23,6 +22,12 @@ class MemoryEdit(BaseModel):
     value: str | None = Field(None, min_length=1, max_length=1000)
     polarity: Polarity | None = None
     text: str | None = Field(None, max_length=2000)
+
+    @field_validator("value", "text")
+    @classmethod
+    def _line(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """As in ``MemoryIn``: a memory is one line of a profile."""
+        return None if v is None else one_line(v, str(info.field_name))
 
 
 class PinRequest(BaseModel):
@@ -39,7 +44,7 @@ class SummarizeRequest(BaseModel):
 
 
 @router.get("/profile", response_model=Profile)
-def get_profile(engine: EngineDep, user_id: str, as_of: Annotated[datetime | None, Query()] = None) -> Profile:
+def get_profile(engine: EngineDep, user_id: str, as_of: Annotated[UtcDatetime | None, Query()] = None) -> Profile:
     """Current facts and preferences, or those valid at ``as_of``."""
     engine.user(user_id)
     return engine.profile(user_id, as_of=as_of)

@@ -5,27 +5,32 @@ passing ``user``: the user's context (from the caller's tenant) goes into the sy
 message, the configured model answers, and the turn is remembered. Without ``user`` the
 request is answered plainly and nothing is stored. Extra request fields OpenAI defines
 (``top_p``, ``seed``, ...) are accepted and not used; ``n`` above 1 is refused.
+
+The route is ``async``: waiting for the model happens on the event loop and generation on
+the model's own threads (see ``server.generation``), so a flood of chats from one tenant
+holds none of the worker threads other requests need; beyond the per-tenant, per-key and
+queue limits it answers 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...chat import ChatStream
-from ...errors import InvalidInput
-from ...llm import ChatModel, load_chat_model
-from ...llm.models import DEFAULT_MODEL
-from ...types import ChatResult
+from ...errors import InvalidInput, TailoredError
+from ...llm import ChatModel
+from ...types import ChatResult, UserId, check_id, check_text
 from ..deps import EngineDep, KeyDep, StateDep
+from ..errors import error_body
+from ..generation import ModelRunner, Piece
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -35,6 +40,16 @@ class ChatMessageIn(BaseModel):
 
     role: Literal["system", "user", "assistant"]
     content: str | list[dict[str, Any]] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _storable(cls, v: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        """The user's turn is stored after the answer: refuse what cannot be stored before
+        the model spends time on it."""
+        texts = [v] if isinstance(v, str) else [p["text"] for p in v or [] if isinstance(p.get("text"), str)]
+        for text in texts:
+            check_text(text, "content")
+        return v
 
 
 class TailoredOptions(BaseModel):
@@ -46,13 +61,18 @@ class TailoredOptions(BaseModel):
     budget: int = Field(1000, ge=50, le=32000, description="context token budget")
     session_id: str | None = Field(None, max_length=200)
 
+    @field_validator("session_id")
+    @classmethod
+    def _session(cls, v: str | None) -> str | None:
+        return None if v is None else check_id(v, "session_id")
+
 
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str = Field("tailored", max_length=200)
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=500)
-    user: str | None = Field(None, min_length=1, max_length=200)
+    user: UserId | None = Field(None, description="whose memory to use; 1-200 characters, no '/'")
     stream: bool = False
     max_tokens: int | None = Field(None, ge=1, le=8192)
     max_completion_tokens: int | None = Field(None, ge=1, le=8192)
@@ -73,29 +93,6 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
-class ModelHolder:
-    """Loads the configured chat model once, and serialises generation (llama.cpp is not
-    safe to call from several threads at once)."""
-
-    def __init__(self, spec: str | ChatModel | None) -> None:
-        self.spec = spec
-        self._model = spec if isinstance(spec, ChatModel) else None
-        self.lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        if self._model is not None:
-            return self._model.name
-        return str(self.spec or DEFAULT_MODEL)
-
-    def get(self) -> ChatModel:
-        if self._model is None:
-            with self.lock:
-                if self._model is None:
-                    self._model = load_chat_model(self.spec if isinstance(self.spec, str) else None)
-        return self._model
-
-
 def _completion_body(result: ChatResult, model: str) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -111,7 +108,9 @@ def _completion_body(result: ChatResult, model: str) -> dict[str, Any]:
     }
 
 
-def _sse(stream: ChatStream, model: str, lock: threading.Lock) -> Iterator[str]:
+async def _sse(first: Piece, rest: AsyncIterator[Piece], model: str) -> AsyncIterator[str]:
+    """Server-sent events in OpenAI's chunk format; a failure after the first chunk is sent
+    as an ``error`` event (the status line has already gone out)."""
     ident = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
@@ -125,21 +124,34 @@ def _sse(stream: ChatStream, model: str, lock: threading.Lock) -> Iterator[str]:
         }
         return f"data: {json.dumps(body)}\n\n"
 
-    with lock:
+    try:
         yield chunk({"role": "assistant"}, None)
-        for piece in stream:
-            yield chunk({"content": piece}, None)
-    yield chunk({}, "stop")
-    yield "data: [DONE]\n\n"
+        piece = first
+        while True:
+            if piece.kind == "chunk":
+                yield chunk({"content": piece.text}, None)
+            elif piece.kind == "done":
+                yield chunk({}, "stop")
+                yield "data: [DONE]\n\n"
+                return
+            else:
+                err = piece.error
+                code = err.code if isinstance(err, TailoredError) else "internal"
+                yield f"data: {json.dumps(error_body(code, str(err)))}\n\n"
+                return
+            piece = await anext(rest)
+    finally:
+        await rest.aclose()  # a client that left stops the generation
 
 
 @router.post("/chat/completions", response_model=None)
-def chat_completions(engine: EngineDep, state: StateDep, body: ChatCompletionRequest) -> Any:
+async def chat_completions(
+    request: Request, engine: EngineDep, state: StateDep, key: KeyDep, body: ChatCompletionRequest
+) -> Any:
     """Answer like OpenAI's endpoint, personalized for ``user`` when it is given."""
     if body.n != 1:
         raise InvalidInput("n must be 1")
-    holder: ModelHolder = state.chat_model
-    model = holder.get()
+    runner: ModelRunner = state.chat_model
     memory = body.tailored.memory and body.user is not None
     messages = [m.model_dump() for m in body.messages]
     kwargs: dict[str, Any] = {
@@ -151,14 +163,23 @@ def chat_completions(engine: EngineDep, state: StateDep, body: ChatCompletionReq
     }
     user = body.user or "anonymous"
     if body.stream:
-        stream = engine.chat(user, messages, model=model, stream=True, **kwargs)
-        return StreamingResponse(_sse(stream, model.name, holder.lock), media_type="text/event-stream")
-    with holder.lock:
-        result = engine.chat(user, messages, model=model, **kwargs)
-    return _completion_body(result, model.name)
+
+        def start(model: ChatModel) -> ChatStream:
+            stream: ChatStream = engine.chat(user, messages, model=model, stream=True, **kwargs)
+            return stream
+
+        first, rest = await runner.stream(request, key.tenant, key.id, start)
+        return StreamingResponse(_sse(first, rest, runner.holder.name), media_type="text/event-stream")
+
+    def answer(model: ChatModel) -> ChatResult:
+        result: ChatResult = engine.chat(user, messages, model=model, **kwargs)
+        return result
+
+    result = await runner.complete(request, key.tenant, key.id, answer)
+    return _completion_body(result, result.model or runner.holder.name)
 
 
 @router.get("/models", response_model=ModelList)
-def models(_: KeyDep, state: StateDep) -> ModelList:
-    holder: ModelHolder = state.chat_model
-    return ModelList(data=[ModelCard(id=holder.name, created=int(time.time()))])
+async def models(_: KeyDep, state: StateDep) -> ModelList:
+    runner: ModelRunner = state.chat_model
+    return ModelList(data=[ModelCard(id=runner.holder.name, created=int(time.time()))])

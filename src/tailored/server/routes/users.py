@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ...types import AddResult, Context, Event, SearchHit, UserExport, UserStats
-from ..deps import EngineDep
+from ..deps import EngineDep, StateDep
+from ..errors import TooLarge
 from ..models import ContextRequest, Erased, Page, SearchRequest
 from ..responses import json_response
 
@@ -76,7 +77,12 @@ def export(engine: EngineDep, user_id: str) -> UserExport:
     return engine.export(user_id)
 
 
-@router.post("/import", response_model=AddResult)
-def import_user(engine: EngineDep, body: UserExport) -> AddResult:
-    """Restore a user from an export (into the caller's tenant)."""
+@router.post("/import", response_model=AddResult, responses={413: {"description": "more events than allowed"}})
+def import_user(engine: EngineDep, state: StateDep, body: UserExport) -> AddResult:
+    """Restore a user from an export (into the caller's tenant); at most
+    ``max_import_events`` events and as many memories (413 beyond)."""
+    cap = state.settings.max_import_events
+    for what, count in (("events", len(body.events)), ("memories", len(body.memories))):
+        if count > cap:
+            raise TooLarge(f"an import holds at most {cap} {what}; this one has {count} (split it, or use the CLI)")
     return engine.import_user(body)

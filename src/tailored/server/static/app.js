@@ -55,7 +55,7 @@ async function loadUsers() {
     a.href = "#";
     a.textContent = `${u.user_id} (${u.events})`;
     a.dataset.user = u.user_id;
-    a.addEventListener("click", (e) => { e.preventDefault(); openUser(u.user_id); });
+    a.addEventListener("click", guard(async (e) => { e.preventDefault(); await openUser(u.user_id); }));
     li.appendChild(a);
     $("users").appendChild(li);
   }
@@ -63,17 +63,41 @@ async function loadUsers() {
   $("more-users").hidden = !page.next;
 }
 
-async function openUser(userId) {
-  currentUser = userId;
-  for (const a of $("users").querySelectorAll("a")) a.classList.toggle("active", a.dataset.user === userId);
-  $("user").hidden = false;
-  $("user-title").textContent = userId;
-  const u = await api("GET", "/v1/users/" + encodeURIComponent(userId));
-  $("user-stats").textContent = `${u.events} events, ${fmtTime(u.first)} to ${fmtTime(u.last)}`;
+// The REST API names a user in the URL path; ids with "/" (refused since, but possibly
+// stored earlier) and the ids "." and ".." cannot travel there.
+function addressable(userId) { return !userId.includes("/") && userId !== "." && userId !== ".."; }
+
+function clearUser() {
+  $("user-stats").textContent = "";
+  $("profile").querySelector("tbody").replaceChildren();
+  $("profile-empty").hidden = true;
+  $("summary").textContent = "";
   $("hits").hidden = true;
+  $("hits").querySelector("tbody").replaceChildren();
   $("chat-with").textContent = "";
   $("chat-without").textContent = "";
   $("timeline").querySelector("tbody").replaceChildren();
+  $("more-events").hidden = true;
+}
+
+async function openUser(userId) {
+  // Nothing of the previous user may stay on screen under the new name, even if loading fails.
+  currentUser = null;
+  clearUser();
+  $("user").hidden = true;
+  for (const a of $("users").querySelectorAll("a")) a.classList.toggle("active", a.dataset.user === userId);
+  if (!addressable(userId)) {
+    status(`"${userId}" cannot be opened here: a user id with "/" (or "." / "..") cannot be named in a URL. ` +
+      "Read, export or erase it with the CLI (tailored export / erase --user).");
+    return;
+  }
+  currentUser = userId;
+  const u = await api("GET", "/v1/users/" + encodeURIComponent(userId));
+  if (currentUser !== userId) return;  // another user was opened meanwhile
+  $("user-title").textContent = userId;
+  $("user-stats").textContent = `${u.events} events, ${fmtTime(u.first)} to ${fmtTime(u.last)}`;
+  $("user").hidden = false;
+  status("");
   eventsCursor = "0";
   await loadProfile();
   await loadEvents();
@@ -82,6 +106,7 @@ async function openUser(userId) {
 function userPath(rest) { return `/v1/users/${encodeURIComponent(currentUser)}${rest}`; }
 
 async function loadProfile() {
+  const forUser = currentUser;
   let rows;
   let summaries = [];
   if ($("show-history").checked) {
@@ -92,6 +117,7 @@ async function loadProfile() {
     rows = p.preferences.concat(p.facts);
     summaries = p.summaries;
   }
+  if (forUser !== currentUser) return;  // another user was opened meanwhile
   const body = $("profile").querySelector("tbody");
   body.replaceChildren();
   for (const m of rows) {
@@ -146,8 +172,10 @@ function editMemory(tr, m) {
 }
 
 async function loadEvents() {
+  const forUser = currentUser;
   const path = `/v1/users/${encodeURIComponent(currentUser)}/events?limit=50&after=${eventsCursor}`;
   const page = await api("GET", path);
+  if (forUser !== currentUser) return;  // another user was opened meanwhile
   const body = $("timeline").querySelector("tbody");
   for (const e of page.items) {
     const tr = document.createElement("tr");
