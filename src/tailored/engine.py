@@ -228,8 +228,10 @@ class Engine:
         events = _coerce([{"user_id": data.user_id, **{f: getattr(e, f) for f in fields}} for e in data.events])
         scope = self._scope(data.user_id)
         with self.store.transaction():
-            result = self.add(events, embed=False)
+            # Events already stored (by source id) are looked up before the add, so that the
+            # ids the add hands out map to exactly the events it stored.
             existing = self.store.event_ids_by_source(scope, [e.source_id for e in events if e.source_id])
+            result = self.add(events, embed=False)
             added = iter(result.added)
             id_map = {}
             for old, new in zip(data.events, events):

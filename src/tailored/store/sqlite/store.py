@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import parse_qsl, quote
 
 import numpy as np
 
@@ -103,9 +104,10 @@ class SQLiteStore(MemoryTables):
     hold users' personal data. SQLite gives the WAL and shared-memory files the same mode.
     """
 
-    def __init__(self, path: str | Path, *, migrate: bool = True) -> None:
+    def __init__(self, path: str | Path, *, migrate: bool = True, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.url = f"sqlite:///{self.path}"
+        self.readonly = readonly
+        self.url = f"sqlite:///{self.path}" + ("?mode=ro" if readonly else "")
         self._lock = threading.RLock()  # guards the write connection
         self._depth = 0
         self._writer_thread: int | None = None  # the thread inside a write transaction
@@ -114,20 +116,30 @@ class SQLiteStore(MemoryTables):
         self._readers_lock = threading.Lock()  # not the write lock: a reader never waits for a writer
         self._closed = False
         with map_errors(f"cannot open database {self.path}"):
-            _create_private(self.path)
+            if readonly and not self.path.is_file():
+                raise StoreError(f"no store at {self.path}")
+            if not readonly:
+                _create_private(self.path)
             self._conn = self._connect()
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            if not readonly:
+                self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA secure_delete = ON")
-        if migrate:
+        if migrate and not readonly:
             self.migrate()
         else:
             self._conn.execute("PRAGMA foreign_keys = ON")
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Self:
-        """The store a ``sqlite:///PATH`` URL (or a plain path) names; the registry's entry."""
-        return cls(url.removeprefix("sqlite:///"), migrate=migrate)
+        """The store a ``sqlite:///PATH`` URL names; the registry's entry. ``?mode=ro``
+        opens an existing file read-only (every write then fails with ``StoreError``)."""
+        path, _, query = url.removeprefix("sqlite:///").partition("?")
+        options = dict(parse_qsl(query, keep_blank_values=True))
+        unknown = set(options) - {"mode"}
+        if unknown or options.get("mode", "rwc") not in ("ro", "rwc"):
+            raise InvalidInput(f"unsupported SQLite URL option in {url!r}; the one option is ?mode=ro")
+        return cls(path, migrate=migrate, readonly=options.get("mode") == "ro")
 
     def migrate(self, *, dry_run: bool = False) -> list[str]:
         """Run pending schema steps (foreign keys off meanwhile, so a step may rebuild a
@@ -144,7 +156,8 @@ class SQLiteStore(MemoryTables):
     # -- plumbing ---------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
+        target = f"file:{quote(str(self.path.resolve()))}?mode=ro" if self.readonly else str(self.path)
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=60.0, uri=self.readonly)
         conn.execute("PRAGMA busy_timeout = 60000")
         return conn
 
