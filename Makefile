@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: run test install model bench clean
+.PHONY: run test lint install model bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,14 @@ run: install model
 	$(VENV)/bin/tailored demo
 	$(VENV)/bin/tailored serve
 
-test: install model $(VENV)/.chromium
+# The style is held by tools: formatting, lint, types and the layer contract of DESIGN.md.
+lint: install
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: install model $(VENV)/.chromium lint
 	$(PY) -m pytest -q
 
 clean:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .chat import personalized_chat
-from .context.builder import TokenCounter, build_context, estimate_tokens
+from .context.builder import TokenCounter, build_context
 from .embed import Embedder, load_embedder
 from .errors import InvalidInput, NotFound
 from .ingest.formats import explain
@@ -31,6 +31,7 @@ from .memory.vectors import MemoryVectors
 from .retrieve.index import embed_text
 from .retrieve.search import RetrievalConfig, Retriever
 from .store import EventFilter, Scope, Store, open_store
+from .text import estimate_tokens
 from .types import (
     AddResult,
     Context,

@@ -1,5 +1,5 @@
 """Turning retrieved evidence into what an LLM prompt embeds."""
 
-from .builder import build_context, estimate_tokens
+from .builder import build_context
 
-__all__ = ["build_context", "estimate_tokens"]
+__all__ = ["build_context"]

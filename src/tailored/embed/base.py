@@ -34,7 +34,9 @@ class Embedder(ABC):
         if out.shape != (len(texts), self.dimensions):
             raise ModelError(f"{self.name} returned shape {out.shape}, expected ({len(texts)}, {self.dimensions})")
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        normalised: np.ndarray = out / np.maximum(norms, 1e-12)
+        return normalised
 
     def embed_one(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        row: np.ndarray = self.embed([text])[0]
+        return row

@@ -483,7 +483,9 @@ class SQLiteStore(MemoryTables):
         return _user_stats(scope.user_id, (scope.user_id, *row[:3]))
 
     def stats(self, tenant: str) -> Stats:
-        kinds = dict(self._read("SELECT kind, count(*) FROM events WHERE tenant = ? GROUP BY kind", (tenant,)))
+        kinds: dict[str, int] = dict(
+            self._read("SELECT kind, count(*) FROM events WHERE tenant = ? GROUP BY kind", (tenant,))
+        )
         users = self._read(
             "SELECT count(*) FROM (SELECT user_id FROM events WHERE tenant = ?1"
             " UNION SELECT user_id FROM memories WHERE tenant = ?1 UNION SELECT user_id FROM summaries WHERE tenant = ?1)",
