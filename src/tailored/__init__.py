@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from .chat import ChatStream
 from .engine import Engine
 from .errors import (
     InvalidInput,
@@ -19,15 +20,23 @@ from .errors import (
     UnknownFormat,
 )
 from .retrieve import RetrievalConfig
+from .store import Store
 from .types import (
     AddResult,
+    ChatResult,
     Context,
     ContextItem,
     Event,
     EventIn,
+    Explanation,
+    Memory,
+    MemoryChange,
+    MemoryIn,
+    Profile,
     ScoreParts,
     SearchHit,
     Stats,
+    Summary,
     UserExport,
     UserStats,
 )
@@ -39,24 +48,33 @@ except _PackageNotFoundError:  # running from a source tree without install
 
 __all__ = [
     "AddResult",
+    "ChatResult",
+    "ChatStream",
     "Context",
     "ContextItem",
     "Engine",
     "Event",
     "EventIn",
+    "Explanation",
     "InvalidInput",
+    "Memory",
+    "MemoryChange",
+    "MemoryIn",
     "MigrationError",
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFound",
     "ModelUnavailable",
     "NotFound",
+    "Profile",
     "RetrievalConfig",
     "SchemaError",
     "ScoreParts",
     "SearchHit",
     "Stats",
+    "Store",
     "StoreError",
+    "Summary",
     "TailoredError",
     "TenantIsolationError",
     "UnknownFormat",

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import ValidationError
 
-from .chat import personalized_chat
+from .chat import ChatStream, personalized_chat
 from .context.builder import TokenCounter, build_context
 from .embed import Embedder, load_embedder
 from .errors import InvalidInput, NotFound
@@ -25,7 +25,6 @@ from .llm import ChatModel, load_chat_model
 from .memory import load_extractor
 from .memory import profile as memory_profile
 from .memory.base import Extractor
-from .memory.profile import Explanation
 from .memory.summary import summary_writer
 from .memory.vectors import MemoryVectors
 from .retrieve.index import embed_text
@@ -34,9 +33,11 @@ from .store import EventFilter, Scope, Store, open_store
 from .text import estimate_tokens
 from .types import (
     AddResult,
+    ChatResult,
     Context,
     Event,
     EventIn,
+    Explanation,
     Memory,
     MemoryIn,
     Profile,
@@ -349,14 +350,13 @@ class Engine:
     def export(self, user_id: str) -> UserExport:
         """Everything stored for the user, portable to another store with ``import_user``."""
         scope = self._scope(user_id)
+        self.user(user_id)  # NotFound unless they own something: events, memories or summaries
         events: list[Event] = []
         while True:
             page = self.store.list_events(scope, limit=5000, after_id=events[-1].id if events else 0)
             events.extend(page)
             if len(page) < 5000:
                 break
-        if not events:
-            raise NotFound(f"no user {user_id!r} in tenant {self.tenant!r}")
         return UserExport(
             tenant=self.tenant,
             user_id=user_id,
@@ -447,19 +447,64 @@ class Engine:
 
     # -- chat -------------------------------------------------------------------------
 
+    @overload
     def chat(
         self,
         user_id: str,
         messages: Sequence[Mapping[str, Any]],
         *,
-        model: Any = None,
+        model: ChatModel | str | None = None,
+        memory: bool = True,
+        stream: Literal[False] = False,
+        budget: int = 1000,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        session_id: str | None = None,
+    ) -> ChatResult: ...
+
+    @overload
+    def chat(
+        self,
+        user_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: ChatModel | str | None = None,
+        memory: bool = True,
+        stream: Literal[True],
+        budget: int = 1000,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        session_id: str | None = None,
+    ) -> ChatStream: ...
+
+    @overload
+    def chat(
+        self,
+        user_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: ChatModel | str | None = None,
+        memory: bool = True,
+        stream: bool,
+        budget: int = 1000,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        session_id: str | None = None,
+    ) -> ChatResult | ChatStream: ...
+
+    def chat(
+        self,
+        user_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: ChatModel | str | None = None,
         memory: bool = True,
         stream: bool = False,
         budget: int = 1000,
         max_tokens: int = 512,
         temperature: float = 0.0,
         session_id: str | None = None,
-    ) -> Any:
+    ) -> ChatResult | ChatStream:
         """Answer OpenAI-style ``messages`` for ``user_id``, personalized with their context.
 
         ``model`` is a ``ChatModel``, a model spec (``qwen2.5-1.5b``, a GGUF path,

@@ -290,8 +290,9 @@ class Stats(BaseModel):
     events: int
     vectors: int
     kinds: dict[str, int]
-    db_path: str | None
-    db_bytes: int | None
+    db_path: str | None = Field(description="the store's file (local use only; never sent by the server)")
+    db_bytes: int | None = Field(description="size of the whole store file, all tenants (admin only over REST)")
+    tenant_bytes: int = Field(0, description="bytes of this tenant's own text, payloads, memories and vectors")
 
 
 class ApiKey(BaseModel):
@@ -457,3 +458,11 @@ class ChatResult(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
+
+
+class Explanation(BaseModel):
+    """Why the engine believes a memory: the events it came from and its history."""
+
+    memory: Memory
+    evidence: list[Event]
+    changes: list[MemoryChange]

@@ -11,21 +11,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from ..errors import InvalidInput, NotFound
 from ..store import EventFilter, NewMemory, Scope, Store
-from ..types import Event, Memory, MemoryChange, MemoryIn, MemorySource, Profile, Summary, UserExport, utcnow
+from ..types import (
+    Explanation,
+    Memory,
+    MemoryIn,
+    MemorySource,
+    Profile,
+    Summary,
+    UserExport,
+    utcnow,
+)
 from .base import Extractor
 from .evolve import Evolver
-
-
-class Explanation(BaseModel):
-    """Why the engine believes a memory: the events it came from and its history."""
-
-    memory: Memory
-    evidence: list[Event]
-    changes: list[MemoryChange]
 
 
 def extract(store: Store, scope: Scope, extractor: Extractor, max_events: int | None = None) -> list[int]:

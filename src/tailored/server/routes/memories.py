@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from ...memory.profile import Explanation
-from ...types import Memory, MemoryIn, Polarity, Profile, Summary, UtcDatetime, one_line
+from ...types import Explanation, Memory, MemoryIn, Polarity, Profile, Summary, UtcDatetime, one_line
 from ..deps import EngineDep
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["profile"])
