@@ -19,6 +19,9 @@ def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("TAILORED_") and name != "TAILORED_DATA":
             monkeypatch.delenv(name)
     monkeypatch.setenv("TAILORED_HOME", str(tmp_path / "home"))
+    # The model cache is per user (~/.cache/tailored/models); a test gets its own, so that
+    # no test writes there. Tests of the real model locate it before this runs (test_llm).
+    monkeypatch.setenv("TAILORED_MODELS", str(tmp_path / "models"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 

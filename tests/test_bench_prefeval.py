@@ -246,9 +246,9 @@ def test_cli_writes_reports(fixture_root: Path, tmp_path: Path) -> None:
             "8",
             "--full-history-limit",
             "1",
-            "--embed-threads",
+            "--threads",
             "0",
-            "--output",
+            "--out",
             str(out),
         ],
     )
@@ -275,9 +275,9 @@ def test_separate_runs_of_the_two_parts_share_one_report(fixture_root: Path, tmp
         "4",
         "--embedder",
         "hash",
-        "--embed-threads",
+        "--threads",
         "0",
-        "--output",
+        "--out",
         str(out),
     ]
     assert CliRunner().invoke(app, [*common, "--no-mcq"]).exit_code == 0
@@ -324,7 +324,7 @@ def test_cli_refuses_an_unknown_scoring(fixture_root: Path, tmp_path: Path) -> N
             "scripted",
             "--scoring",
             "vibes",
-            "--output",
+            "--out",
             str(tmp_path / "r"),
         ],
     )

@@ -22,17 +22,13 @@ from tailored.errors import ModelError
 from tailored.llm import models as registry
 from tailored.types import ChatResult
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def default_model_file() -> Path:
-    """The pulled default model, located before the tests' clean environment hides it."""
+    """The pulled default model in the shared per-user cache (where 'make test' pulls it),
+    located at import, before each test's clean environment points the cache elsewhere."""
     if os.environ.get("TAILORED_MODEL_FILE"):
         return Path(os.environ["TAILORED_MODEL_FILE"])
-    home = Path(os.environ.get("TAILORED_HOME", ROOT / "tailored-data"))
-    if not home.is_absolute():
-        home = ROOT / home
-    return home / "models" / registry.REGISTRY[registry.DEFAULT_MODEL].filename
+    return registry.model_path(registry.DEFAULT_MODEL)
 
 
 MODEL_FILE = default_model_file()
@@ -169,7 +165,7 @@ def test_personalized_chat_end_to_end(tmp_path: Path, minilm: Embedder, qwen) ->
 
 
 def test_models_cli_sees_the_pulled_model() -> None:
-    env = {**os.environ, "TAILORED_HOME": str(MODEL_FILE.parent.parent)}
+    env = {**os.environ, "TAILORED_MODELS": str(MODEL_FILE.parent)}
     run = [sys.executable, "-m", "tailored", "models"]
     path = subprocess.run([*run, "path", "qwen2.5-1.5b"], capture_output=True, text=True, env=env, timeout=60)
     assert path.returncode == 0 and Path(path.stdout.strip()).resolve() == MODEL_FILE.resolve()

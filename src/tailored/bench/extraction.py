@@ -39,7 +39,7 @@ from rich.table import Table
 from ..errors import InvalidInput, TailoredError
 from ..memory.base import Extractor
 from ..types import Event, MemoryIn
-from .common import data_dir, machine, require, write_json
+from .common import OutOpt, data_dir, machine, require, write_json
 from .report import table
 
 DATASETS = ("synthetic-persona-chat",)
@@ -493,13 +493,13 @@ def extraction(
         float, typer.Option("--threshold", help="Cosine similarity that counts as a match.")
     ] = THRESHOLD,
     model: Annotated[
-        str | None, typer.Option("--model", help="Chat model for --extractor llm (default: the local model).")
+        str | None, typer.Option("--model", "-m", help="Chat model for --extractor llm (default: the local model).")
     ] = None,
     batch_turns: Annotated[int, typer.Option("--batch-turns", help="User turns per model call (llm).")] = 16,
     data: Annotated[
         Path | None, typer.Option("--data", help="Dataset folder (default: $TAILORED_DATA/<dataset>).")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Where the report goes.")] = Path("docs/benchmarks"),
+    out: OutOpt = Path("docs/benchmarks"),
 ) -> None:
     """Precision and recall of extracted memories against gold persona facts."""
     if dataset not in DATASETS:

@@ -55,7 +55,6 @@ from pathlib import Path
 from statistics import mean
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -69,14 +68,13 @@ from rich.progress import (
 from rich.table import Table
 
 from ..chat import PERSONALIZE
-from ..embed import Embedder
+from ..embed import Embedder, load_embedder
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..llm import ChatModel, load_chat_model
 from ..memory.rules import extract_text
-from ..retrieve.index import embed_text
 from ..types import EventIn
-from .common import data_dir, machine, require, write_json
+from .common import CachedEmbedder, OutOpt, data_dir, machine, require, write_json
 
 console = Console(stderr=True)
 
@@ -347,27 +345,23 @@ def stance_check(items: Sequence[Item]) -> dict[str, Any]:
 
 
 class Burier:
-    """Builds users: filler vectors computed once, evidence vectors per item."""
+    """Builds users through ``Engine.add``, as an application would. The engine should embed
+    with a :class:`CachedEmbedder`, so the filler turns every user shares are embedded once."""
 
     def __init__(self, engine: Engine, filler: Sequence[Turn], max_turns: int) -> None:
         if max_turns > len(filler):
             raise InvalidInput(f"--turns up to {max_turns}, but the filler has only {len(filler)} turns")
         self.engine = engine
         self.filler = list(filler[:max_turns])
-        self.embedder: Embedder = engine.embedder
-        self.vectors = self.embedder.embed([embed_text(t.role, t.text) for t in self.filler])
 
     def add_user(self, user: str, item: Item, turns: int, at: int) -> tuple[list[Turn], list[int]]:
         """Store the buried conversation for ``user``; returns its turns and evidence event ids."""
         buried, where = bury(self.filler[:turns], item.evidence, at)
-        ev_vectors = self.embedder.embed([embed_text(t.role, t.text) for t in item.evidence])
-        vectors = np.concatenate([self.vectors[:at], ev_vectors, self.vectors[at:turns]])
         events = [
             EventIn(user_id=user, role=t.role, text=t.text, time=START + timedelta(minutes=n), session_id="chat")
             for n, t in enumerate(buried)
         ]
-        result = self.engine.store.add_events(self.engine.tenant, events, vectors, self.embedder.name)
-        ids = result.added
+        ids = self.engine.add(events).added
         return buried, [ids[i] for i in where]
 
 
@@ -946,10 +940,10 @@ def run(
     if mcq:
         pool = [it for it in load_items(root, "explicit") if it.options]
         mcq_items = sample(pool, mcq_limit, seed)
-    engine = Engine(workdir / "prefeval.db", embedder=embedder, extractor="rules")
+    inner = load_embedder(embedder) if isinstance(embedder, str) else embedder
+    engine = Engine(workdir / "prefeval.db", embedder=CachedEmbedder(inner), extractor="rules")
     if embed_threads:
-        _ = engine.embedder  # loads torch for a local embedder
-        torch = sys.modules.get("torch")
+        torch = sys.modules.get("torch")  # loaded by a local embedder
         if torch is not None:
             torch.set_num_threads(embed_threads)
     result: dict[str, Any] = {}
@@ -1050,8 +1044,8 @@ def prefeval(
     budget: Annotated[int, typer.Option(help="Context token budget.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for positions, samples and option order.")] = 0,
     embedder: Annotated[str, typer.Option(help="Embedder.")] = "minilm",
-    embed_threads: Annotated[int, typer.Option(help="Torch threads for the embedder (0: leave as is).")] = 1,
-    output: Annotated[Path, typer.Option(help="Where the report, plot and JSON go.")] = Path("docs/benchmarks"),
+    threads: Annotated[int, typer.Option("--threads", help="Torch threads for the embedder (0: leave as is).")] = 1,
+    out: OutOpt = Path("docs/benchmarks"),
 ) -> None:
     """PrefEval: is a preference buried under N filler turns in the context, and does it steer MCQ answers?"""
     started = time.perf_counter()
@@ -1096,7 +1090,7 @@ def prefeval(
                 embedder=embedder,
                 model=llm,
                 workdir=Path(tmp),
-                embed_threads=embed_threads,
+                embed_threads=threads,
             )
     finally:
         if llm is not None:
@@ -1128,12 +1122,12 @@ def prefeval(
         **result,
     }
     payload["commands"] = {part: payload["command"] for part in ("recall", "mcq") if payload.get(part)}
-    payload = merge_previous(output / "prefeval.json", payload)
+    payload = merge_previous(out / "prefeval.json", payload)
     payload["notes"] = notes(payload)
-    png = plot(output / "prefeval-recall.png", payload.get("recall", []))
+    png = plot(out / "prefeval-recall.png", payload.get("recall", []))
     payload["plot"] = png.name if png else None
-    write_json(output / "prefeval.json", payload)
-    path = write_report(output, payload)
+    write_json(out / "prefeval.json", payload)
+    path = write_report(out, payload)
     table = Table("set", "N", "items", "profile + records", "records only", title="PrefEval context recall")
     for r in payload.get("recall", []):
         table.add_row(
@@ -1160,7 +1154,7 @@ def prefeval(
         console.print(t2)
     for note in payload["notes"]:
         console.print(note)
-    console.print(f"wrote {path}, {output / 'prefeval.json'}" + (f" and {output / png.name}" if png else ""))
+    console.print(f"wrote {path}, {out / 'prefeval.json'}" + (f" and {out / png.name}" if png else ""))
 
 
 __all__ = ["prefeval"]

@@ -38,7 +38,7 @@ from ..ingest.formats import parse_locomo
 from ..llm import ChatModel, load_chat_model
 from ..types import ContextItem, EventIn
 from . import locomo_metrics
-from .common import data_dir, machine, require, write_json
+from .common import OutOpt, data_dir, machine, require, write_json
 
 console = Console()
 
@@ -284,7 +284,7 @@ def qa(
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 32,
     embedder: Annotated[str, typer.Option(help="Embedder for retrieval.")] = "minilm",
     data: Annotated[Path | None, typer.Option(help="Data folder [default: $TAILORED_DATA or ../shared/data].")] = None,
-    output: Annotated[Path, typer.Option(help="Where the report and JSON go.")] = Path("docs/benchmarks"),
+    out: OutOpt = Path("docs/benchmarks"),
 ) -> None:
     """Answer LoCoMo questions with no memory, the full conversation, and retrieval; score with LoCoMo's F1."""
     if dataset != "locomo":
@@ -339,8 +339,8 @@ def qa(
         "notes": verdict(summaries),
         "per_question": {m: [o.__dict__ for o in results[m].outcomes] for m in methods},
     }
-    write_json(output / "qa-locomo.json", payload)
-    path = write_report(output, payload)
+    write_json(out / "qa-locomo.json", payload)
+    path = write_report(out, payload)
     table = Table("method", "F1 cat 1-4", "abstain cat 5", "overall", "tokens/q", "s/q", title="LoCoMo QA")
     for r in summaries:
         table.add_row(
@@ -359,7 +359,7 @@ def qa(
     console.print(table)
     for note in payload["notes"]:
         console.print(note)
-    console.print(f"wrote {path} and {output / 'qa-locomo.json'}")
+    console.print(f"wrote {path} and {out / 'qa-locomo.json'}")
 
 
 def verdict(rows: list[dict[str, Any]]) -> list[str]:

