@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tailored import MigrationError
-from tailored.store.sqlite.migrations import Migrations
 from tailored.store.sqlite import SQLiteStore, migrations
+from tailored.store.sqlite.migrations import Migrations
 
 
 def test_fresh_store_has_every_step_recorded(db_path: Path) -> None:
