@@ -34,7 +34,7 @@ from rich.table import Table
 from ..context.builder import render_item
 from ..engine import Engine
 from ..errors import InvalidInput
-from ..ingest.formats import parse_locomo
+from ..ingest import parse_bytes
 from ..llm import ChatModel, load_chat_model
 from ..types import ContextItem, EventIn
 from . import locomo_metrics
@@ -186,7 +186,7 @@ def run_qa(
                 mine = [it for it in items if it.sample_id == sid]
                 if not mine:
                     continue
-                events = parse_locomo(sample, sid, name=sid)
+                events = parse_bytes(json.dumps(sample).encode(), sid, "locomo", name=sid)  # as 'tailored add' reads it
                 progress.update(task, description=f"{sid}: storing {len(events)} turns")
                 if "retrieval" in methods:
                     engine.add(events)

@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def load_command(name: str) -> TyperCommand:
     """Import the module behind ``tailored bench NAME`` and build its click command."""
     module, function = COMMANDS[name]
-    single = typer.Typer()
+    single = typer.Typer(add_completion=False)
     single.command(name)(getattr(import_module(f"tailored.bench.{module}"), function))
     command = typer.main.get_command(single)
     assert isinstance(command, TyperCommand)  # a Typer with one command and no callback is that command
