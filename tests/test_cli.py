@@ -152,6 +152,22 @@ def test_adding_the_same_file_again_stores_nothing_twice(tmp_path: Path) -> None
     assert "added 2 events" in other.stdout
 
 
+def test_a_rerun_after_an_interrupted_add_stores_only_the_rest(tmp_path: Path) -> None:
+    """The first batch committed before the process died: the re-run adds the other three."""
+    from tailored import Engine
+    from tailored.cli.data import read_with_source_ids
+    from tailored.testing import HashEmbedder
+
+    db = tmp_path / "cli.db"
+    whole = tmp_path / "whole.jsonl"
+    whole.write_text("".join(json.dumps({"user_id": "ana", "text": f"event number {n}"}) + "\n" for n in range(5)))
+    with Engine(db, embedder=HashEmbedder()) as eng:
+        assert len(eng.add(read_with_source_ids(whole, None, "auto")[:2]).added) == 2
+    out = run("add", str(whole), "--batch-size", "2", env_db=db)
+    assert "added 3 events" in out.stdout and "2 duplicate" in out.stdout
+    assert json.loads(run("stats", "--json", env_db=db).stdout)["events"] == 5
+
+
 # -- read-only commands never create a store ---------------------------------------------------
 
 READERS = [
