@@ -24,7 +24,6 @@ from ..engine import Engine
 from ..errors import TailoredError
 from ..ingest import parse_bytes
 from ..llm import ChatModel, load_chat_model
-from ..types import Context
 from .common import DbOpt, EmbedderOpt, JsonOpt, ModelOpt, TenantOpt, console, open_engine, print_json, print_table
 
 USERS = ("ava", "ben", "cleo")
@@ -47,16 +46,16 @@ def load_model(spec: str | None) -> tuple[ChatModel | None, str]:
         return None, f"No chat model, so no answers ({exc})."
 
 
-def answer(llm: ChatModel, question: str, ctx: Context | None) -> str:
+def answer(llm: ChatModel, question: str, context: str | None) -> str:
     """One answer to ``question``: with the user's context in the system message, as
     ``Engine.chat`` does, or without any. Nothing is stored: the sample stays as shipped."""
-    system = PERSONALIZE + "\n" + ctx.text if ctx is not None else None
+    system = PERSONALIZE + "\n" + context if context is not None else None
     out = llm.generate([{"role": "user", "content": question}], system=system, max_tokens=ANSWER_TOKENS)
     return out.text.strip()
 
 
-def gather(eng: Engine, llm: ChatModel | None) -> dict[str, Any]:
-    """Everything the demo shows, as plain data (printed as panels, or as JSON)."""
+def gather(eng: Engine) -> dict[str, Any]:
+    """What the engine made of the sample, as plain data (printed as panels, or as JSON)."""
     added, duplicates = store_sample(eng)
     profiles: dict[str, list[dict[str, Any]]] = {}
     for user in USERS:
@@ -74,11 +73,15 @@ def gather(eng: Engine, llm: ChatModel | None) -> dict[str, Any]:
     user, question = REQUEST
     ctx = eng.context(user, question, budget=300)
     shown: dict[str, Any] = {"user": user, "question": question, "context": ctx.text, "tokens": ctx.tokens}
-    if llm is not None:
-        shown["model"] = llm.name
-        shown["with_context"] = answer(llm, question, ctx)
-        shown["without_context"] = answer(llm, question, None)
     return {"store": eng.store.url, "added": added, "duplicates": duplicates, "profiles": profiles, "request": shown}
+
+
+def answer_both(llm: ChatModel, request: dict[str, Any]) -> None:
+    """Add the answers with and without the context to ``request`` (from :func:`gather`)."""
+    question = request["question"]
+    request["model"] = llm.name
+    request["with_context"] = answer(llm, question, request["context"])
+    request["without_context"] = answer(llm, question, None)
 
 
 def show(found: dict[str, Any], no_model: str) -> None:
@@ -124,13 +127,18 @@ def demo(
 ) -> None:
     """Store sample users, then show the profile built for each, the context for a request,
     and the answer with that context beside the answer without it."""
-    llm, no_model = load_model(model) if answers else (None, "Answers skipped (--no-answers).")
-    try:
-        with open_engine(db, tenant, embedder) as eng:
-            with console.status("storing the sample and reading it..."):
-                found = gather(eng, llm)
-    finally:
-        if llm is not None:
+    with open_engine(db, tenant, embedder) as eng:
+        with console.status("storing the sample conversations and reading them..."):
+            found = gather(eng)
+    llm, no_model = None, "Answers skipped (--no-answers)."
+    if answers:
+        with console.status("loading the chat model..."):
+            llm, no_model = load_model(model)
+    if llm is not None:
+        try:
+            with console.status(f"answering with {llm.name}, with the context and without..."):
+                answer_both(llm, found["request"])
+        finally:
             llm.close()
     if as_json:
         print_json(found)
