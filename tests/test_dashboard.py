@@ -12,6 +12,7 @@ from tailored import Engine
 from tailored.keys import Keys
 from tailored.server import Settings, create_app
 from tailored.testing import HashEmbedder, ScriptedChatModel
+from tailored.types import EventIn
 
 from .server_util import running
 
@@ -119,3 +120,35 @@ def test_sign_in_find_user_search_and_erase(site: tuple[str, str, Engine]) -> No
     acme = engine.for_tenant("acme")
     assert [u.user_id for u in acme.users()] == ["bob"]
     assert acme.history("ana") == []  # erase took the memories too
+
+
+def test_a_user_id_a_url_cannot_carry_never_shows_another_users_data(site: tuple[str, str, Engine]) -> None:
+    """Ids with "/" are refused on write now; one stored earlier is listed, and opening it
+    says why it cannot be read here instead of leaving the last user's data under its name."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, key, engine = site
+    engine.for_tenant("acme").add(EventIn.model_construct(user_id="team/ana", text="stored before the check"))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(url + "/dashboard/")
+        page.fill("#key", key)
+        page.click("#signin-form button")
+        expect(page.locator("#users li")).to_have_count(3)
+        page.click("#users a[data-user='ana']")
+        expect(page.locator("#timeline tbody tr")).to_have_count(2)
+
+        page.click("#users a[data-user='team/ana']")
+        expect(page.locator("#status")).to_contain_text("cannot be opened")
+        expect(page.locator("#user")).to_be_hidden()
+        expect(page.locator("#timeline tbody tr")).to_have_count(0)
+        expect(page.locator("#profile tbody tr")).to_have_count(0)
+
+        page.click("#users a[data-user='bob']")
+        expect(page.locator("#user-title")).to_have_text("bob")
+        expect(page.locator("#timeline tbody tr")).to_have_count(1)
+        browser.close()
+    assert violations == []
