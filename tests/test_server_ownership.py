@@ -8,10 +8,11 @@ writes and erasures.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from tailored import Engine
@@ -75,3 +76,37 @@ def test_stats_show_only_the_callers_tenant(api: tuple[httpx.Client, httpx.Clien
     assert b.get("/v1/stats").json() == before  # nothing of acme's activity shows
     mine = a.get("/v1/stats").json()
     assert mine["events"] == 39 and mine["tenant_bytes"] > before["tenant_bytes"]
+
+
+class CountingEmbedder(HashEmbedder):
+    """The hash embedder, keeping every text it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen.extend(texts)
+        return super().embed_batch(texts)
+
+
+def test_a_second_context_request_does_not_embed_the_profile_again(tmp_path: Path) -> None:
+    """Issue 13: the server's per-request engine view lost the memory-vector cache."""
+    embedder = CountingEmbedder()
+    engine = Engine(tmp_path / "server.db", embedder=embedder)
+    _, key = Keys(engine.store).create("acme")
+    body = {"query": "what should I cook tonight?", "budget": 400}
+    with (
+        running(create_app(Settings(), engine)) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c,
+    ):
+        said = ["I am vegetarian", "I love spicy food", "I have a dog named Rex", "I hate mushrooms"]
+        c.post("/v1/events", json={"events": [{"user_id": "ana", "role": "user", "text": t} for t in said]})
+        assert c.post("/v1/users/ana/context", json=body).status_code == 200
+        memory_texts = {m.text for m in engine.for_tenant("acme").profile("ana").preferences}
+        assert len(memory_texts) >= 2 and memory_texts <= set(embedder.seen)
+        before = len(embedder.seen)
+        assert c.post("/v1/users/ana/context", json=body).status_code == 200
+        assert not memory_texts & set(embedder.seen[before:])  # only the query was embedded
+        c.delete("/v1/users/ana")
+    assert engine._memory_vectors._users == {}  # erase drops the cached vectors too
+    engine.close()
