@@ -42,15 +42,15 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The file a store URL names, or None when it names no file on disk (another scheme,
-    ``:memory:``): only a SQLite file can be checked before opening."""
-    if url.startswith("sqlite:///"):
-        url = url[len("sqlite:///") :]
-    elif "://" in url:
+    """The file a store URL names (``sqlite:///PATH?options`` or a plain path), or None when
+    it names no file on disk (another scheme, ``:memory:``): only a SQLite file can be
+    checked before opening."""
+    if "://" in url and not url.startswith("sqlite:///"):
         return None
-    if url == ":memory:" or url.startswith("file:"):
+    path = url.removeprefix("sqlite:///").partition("?")[0]
+    if path in ("", ":memory:") or path.startswith("file:"):
         return None
-    return Path(url).expanduser()
+    return Path(path).expanduser()
 
 
 def require_store(db: str | None) -> None:
