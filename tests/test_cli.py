@@ -256,6 +256,30 @@ def test_piped_tables_keep_every_word(long_store: Path, args: list[str]) -> None
         assert any(LONG in line.split("\t") for line in lines[1:])
 
 
+def test_a_terminal_still_gets_a_drawn_table(long_store: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TAILORED_DB": str(long_store), "TAILORED_EMBEDDER": "hash", "COLUMNS": "100"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tailored", "events", "--user", "ana"], stdout=follower, stderr=subprocess.PIPE, env=env
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: everything is read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.returncode == 0, proc.stderr
+    text = shown.decode()
+    assert "\t" not in text and ("\u2503" in text or "\u2502" in text)  # box lines, no tabs
+
+
 def command_options() -> dict[str, set[str]]:
     """Every non-bench command and the option names it takes."""
     import typer.main
