@@ -31,6 +31,7 @@ class TermIndex:
 
     postings: dict[str, tuple[np.ndarray, np.ndarray]]  # stem -> (rows int64, weighted counts float64)
     lengths: np.ndarray  # tokens per row, text and role (float64)
+    average: float = 1.0  # mean of ``lengths``, kept: BM25 needs it for every query
 
     @property
     def rows(self) -> int:
@@ -84,11 +85,15 @@ def _postings(
     return lists, lengths
 
 
+def _index(postings: dict[str, tuple[np.ndarray, np.ndarray]], lengths: np.ndarray) -> TermIndex:
+    return TermIndex(postings, lengths, float(lengths.mean()) if len(lengths) and lengths.any() else 1.0)
+
+
 def build(texts: Sequence[str], roles: Sequence[str | None]) -> TermIndex:
     """The index of rows ``0 .. len(texts) - 1``."""
     lists, lengths = _postings(range(len(texts)), texts, roles)
     postings = {t: (np.array(r, dtype=np.int64), np.array(c, dtype=np.float64)) for t, (r, c) in lists.items()}
-    return TermIndex(postings, np.array(lengths, dtype=np.float64))
+    return _index(postings, np.array(lengths, dtype=np.float64))
 
 
 def extend(
@@ -119,7 +124,7 @@ def extend(
         c = np.array(counts, dtype=np.float64)
         old = postings.get(term)
         postings[term] = (r, c) if old is None else (np.concatenate([old[0], r]), np.concatenate([old[1], c]))
-    return TermIndex(postings, lengths)
+    return _index(postings, lengths)
 
 
 def idf(rows: int, df: int) -> float:
@@ -134,7 +139,7 @@ def scores(index: TermIndex, terms: Sequence[str], k1: float = 1.2, b: float = 0
     scores = np.zeros(n, dtype=np.float64)
     if n == 0:
         return scores
-    avg = float(index.lengths.mean()) or 1.0
+    avg = index.average
     for term in dict.fromkeys(terms):
         found = index.postings.get(term)
         if found is None:

@@ -183,6 +183,11 @@ class UserIndexCache:
         with self._lock:
             self._views.pop(scope, None)
 
+    def peek(self, scope: Scope) -> UserView | None:
+        """The view last built for ``scope``, not checked against the store (it may be stale)."""
+        with self._lock:
+            return self._views.get(scope)
+
     def get(self, scope: Scope) -> UserView:
         version = self.store.user_version(scope)
         with self._lock:
