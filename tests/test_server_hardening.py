@@ -177,6 +177,17 @@ def test_lone_surrogates_in_user_ids_are_422(site: Site) -> None:
     assert site.model.calls == []  # refused before the model was asked
 
 
+@pytest.mark.parametrize(
+    "payload",
+    ['{"a": NaN}', '{"a": [1, Infinity]}', '{"a": -Infinity}', "{" + '"a": {' * 40 + "}" * 40 + "}"],
+)
+def test_payloads_that_cannot_be_written_back_as_json_are_422(site: Site, payload: str) -> None:
+    # Stored, they made every later read of the user's events a 500.
+    body = f'{{"events": [{{"user_id": "ana", "text": "hi", "payload": {payload}}}]}}'
+    assert_typed_422(post_raw(site.client, "/v1/events", body))
+    assert site.engine.for_tenant("acme").users() == []
+
+
 # -- 3. times that overflow once converted to UTC --------------------------------------------
 
 

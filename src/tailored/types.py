@@ -6,6 +6,7 @@ error instead of silently lost data.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -118,20 +119,31 @@ UserId = Annotated[str, AfterValidator(check_user_id)]
 """A user id checked by ``check_user_id``."""
 
 
+MAX_PAYLOAD_DEPTH = 32
+"""Deepest nesting of objects and lists a payload may have: deeper ones cannot be written
+back as JSON (serializers stop at a depth) and no real payload needs them."""
+
+
 def _check_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """Keys are labels (no control characters); string values may hold line breaks and tabs.
-    Walked without recursion, so a deeply nested payload cannot overflow the stack."""
-    stack: list[tuple[Any, str]] = [(payload, "payload")]
+    """Keys are labels (no control characters); string values may hold line breaks and tabs;
+    numbers are finite (``NaN`` and ``Infinity`` are not JSON); nesting is at most
+    ``MAX_PAYLOAD_DEPTH``. Walked without recursion, so no payload can overflow the stack."""
+    stack: list[tuple[Any, str, int]] = [(payload, "payload", 1)]
     while stack:
-        value, where = stack.pop()
+        value, where, depth = stack.pop()
         if isinstance(value, str):
             _clean(value, where, _TEXT_WHITESPACE)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                _clean(str(key), f"{where} key")
-                stack.append((item, f"{where}.{key}" if len(where) < 200 else where))
-        elif isinstance(value, list):
-            stack.extend((item, where) for item in value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{where} holds {value}, which is not a JSON number")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_PAYLOAD_DEPTH:
+                raise ValueError(f"payload nests deeper than {MAX_PAYLOAD_DEPTH} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _clean(str(key), f"{where} key")
+                    stack.append((item, f"{where}.{key}" if len(where) < 200 else where, depth + 1))
+            else:
+                stack.extend((item, where, depth + 1) for item in value)
     return payload
 
 
