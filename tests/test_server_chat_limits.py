@@ -209,3 +209,20 @@ def test_the_gate_serves_tenants_in_turn() -> None:
         return order
 
     assert asyncio.run(scenario()) == ["b", "a", "c", "b", "b"]
+
+
+def test_bench_serve_chat_flood_writes_both_scenarios_into_one_report(tmp_path: Path) -> None:
+    from tailored.bench.serve import serve
+
+    earlier = json.loads((Path(__file__).parents[1] / "docs/benchmarks/serve.json").read_text())["load"]
+    (tmp_path / "serve.json").write_text(json.dumps(earlier))  # the single-scenario layout of old reports
+    serve(scenario="chat-flood", users=3, events=20, seconds=2, embedder="hash", flood_clients=10, out=tmp_path)
+    report = json.loads((tmp_path / "serve.json").read_text())
+    assert set(report) == {"load", "chat_flood"}  # the earlier single-scenario report is kept as "load"
+    flood = report["chat_flood"]
+    assert flood["command"].startswith("tailored bench serve --scenario chat-flood --users 3 --events 20")
+    assert flood["search_errors"] == 0 and flood["chats"]["errors"] == 0
+    assert flood["alone"]["search"]["requests"] > 0 and flood["flooded"]["search"]["requests"] > 0
+    assert flood["chats"]["answered"]["requests"] > 0 and flood["chats"]["refused_429"] > 0
+    md = (tmp_path / "serve.md").read_text()
+    assert "## Load" in md and "## Chat flood" in md and flood["command"] in md

@@ -243,32 +243,37 @@ def _populate(db: Path, users: int, events: int, embedder: str, pool: int, tenan
 
 @contextmanager
 def _server(db: Path, embedder: str, workers: int, extra: list[str], env: dict[str, str]) -> Iterator[str]:
-    """A ``tailored serve`` subprocess on a free port; its URL once it answers."""
+    """A ``tailored serve`` subprocess on a free port; its URL once it answers. Its output
+    goes to ``server.log`` beside the store, shown if it does not start."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "tailored", "serve", "--port", str(port), "--embedder", embedder]
     command += ["--workers", str(workers), *extra]
-    proc = subprocess.Popen(
-        command,
-        env={**os.environ, "TAILORED_DB": str(db), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        for _ in range(600):
-            try:
-                httpx.get(url + "/v1/health", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
+    log_path = db.parent / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command, env={**os.environ, "TAILORED_DB": str(db), **env}, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            for _ in range(600):
+                if proc.poll() is not None:
+                    break
+                try:
+                    httpx.get(url + "/v1/health", timeout=2)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            if proc.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"tailored serve exited with {proc.returncode}:\n{tail}")
+            yield url
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _warm(url: str, key: str, users: int) -> None:
