@@ -247,3 +247,21 @@ def test_editing_only_the_sentence_makes_a_new_user_version(eng: Engine) -> None
     old = eng.why("ana", m.id).memory
     assert old.status == "superseded" and old.superseded_by == new.id
     assert [p.text for p in eng.profile("ana").preferences] == ["Loves salmon nigiri"]
+
+
+def test_a_third_party_extractors_memories_carry_its_name(db_path: Path) -> None:
+    """Its memories used to be recorded as ``rules``; ``user`` stays reserved for edits."""
+
+    class Mine(Scripted):
+        name = "acme-extractor"
+
+    eng = Engine(db_path, embedder=HashEmbedder(), extractor=Mine(TABLE))
+    say(eng, "I love sushi", 0)
+    assert [m.source for m in eng.profile("ana").preferences] == ["acme-extractor"]
+
+    class Impostor(Scripted):
+        name = "user"
+
+    with pytest.raises(InvalidInput, match="cannot be named 'user'"):
+        eng.extract("ana", Impostor(TABLE))
+    eng.close()

@@ -322,7 +322,9 @@ class ApiKey(BaseModel):
 
 MemoryKind = Literal["fact", "preference"]
 Polarity = Literal["like", "dislike", "avoid"]
-MemorySource = Literal["rules", "llm", "user", "import"]
+# Who made a memory: "user" (an edit, which extraction never overrides) or the name of the
+# extractor that proposed it ("rules", "llm", or any registered third-party extractor).
+MemorySource = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 MemoryStatus = Literal["active", "superseded", "retracted", "deleted"]
 
 

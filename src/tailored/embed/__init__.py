@@ -6,26 +6,24 @@ exactly the way ``minilm`` is.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
+from .. import plugins
 from ..errors import ModelError
 from .base import Embedder
 
+GROUP = "tailored.embedders"
+BUILTINS = {"minilm": "tailored.embed.local:MiniLMEmbedder", "hash": "tailored.testing:HashEmbedder"}
+
 
 def available_embedders() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group="tailored.embedders"))
+    return plugins.available(GROUP, BUILTINS)
 
 
 def load_embedder(name: str) -> Embedder:
     """Instantiate the embedder registered under ``name`` (``minilm``, ``hash``, ...)."""
-    for ep in entry_points(group="tailored.embedders"):
-        if ep.name == name:
-            cls = ep.load()
-            embedder = cls()
-            if not isinstance(embedder, Embedder):
-                raise ModelError(f"embedder {name!r} is not an Embedder")
-            return embedder
-    raise ModelError(f"unknown embedder {name!r}; available: {', '.join(available_embedders())}")
+    embedder = plugins.load(GROUP, name, ModelError, BUILTINS)()
+    if not isinstance(embedder, Embedder):
+        raise ModelError(f"embedder {name!r} is not an Embedder")
+    return embedder
 
 
 __all__ = ["Embedder", "available_embedders", "load_embedder"]

@@ -6,16 +6,23 @@ Built-ins register there too (see pyproject.toml): ``llama-cpp`` (local GGUF, th
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import Any
 
+from .. import plugins
 from ..errors import ModelError
 from .base import ChatModel, Completion, Message
 from .models import DEFAULT_MODEL
 
+GROUP = "tailored.chat_models"
+BUILTINS = {
+    "llama-cpp": "tailored.llm.llamacpp:LlamaCppChatModel",
+    "openai": "tailored.llm.openai_compat:OpenAIChatModel",
+    "scripted": "tailored.testing:ScriptedChatModel",
+}
+
 
 def available_chat_models() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group="tailored.chat_models"))
+    return plugins.available(GROUP, BUILTINS)
 
 
 def load_chat_model(spec: str | ChatModel | None = None, **options: Any) -> ChatModel:
@@ -34,19 +41,12 @@ def load_chat_model(spec: str | ChatModel | None = None, **options: Any) -> Chat
     if isinstance(spec, ChatModel):
         return spec
     backend, _, arg = (spec or "").partition(":")
-    eps = {ep.name: ep for ep in entry_points(group="tailored.chat_models")}
-    if backend in eps and backend != "llama-cpp":
-        cls = eps[backend].load()
+    if backend in available_chat_models() and backend != "llama-cpp":
+        cls = plugins.load(GROUP, backend, ModelError, BUILTINS)
         model = cls(arg, **options) if arg else cls(**options)
-    else:
-        if backend == "llama-cpp":
-            spec = arg or None
-        if "llama-cpp" in eps:
-            model = eps["llama-cpp"].load()(spec, **options)
-        else:  # running from a source tree without the entry points installed
-            from .llamacpp import LlamaCppChatModel
-
-            model = LlamaCppChatModel(spec, **options)
+    else:  # a model name or a GGUF path (or llama-cpp:PATH): the local backend
+        local = plugins.load(GROUP, "llama-cpp", ModelError, BUILTINS)
+        model = local((arg or None) if backend == "llama-cpp" else spec, **options)
     if not isinstance(model, ChatModel):
         raise ModelError(f"chat model {spec!r} is not a ChatModel")
     return model

@@ -6,25 +6,24 @@ Extractors are found through the ``tailored.extractors`` entry-point group; the 
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
+from .. import plugins
 from ..errors import ModelError
 from .base import Extractor
 
+GROUP = "tailored.extractors"
+BUILTINS = {"rules": "tailored.memory.rules:RulesExtractor", "llm": "tailored.memory.llm:LLMExtractor"}
+
 
 def available_extractors() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group="tailored.extractors"))
+    return plugins.available(GROUP, BUILTINS)
 
 
 def load_extractor(name: str) -> Extractor:
     """Instantiate the extractor registered under ``name`` (``rules``, ``llm``, ...)."""
-    for ep in entry_points(group="tailored.extractors"):
-        if ep.name == name:
-            extractor = ep.load()()
-            if not isinstance(extractor, Extractor):
-                raise ModelError(f"extractor {name!r} is not an Extractor")
-            return extractor
-    raise ModelError(f"unknown extractor {name!r}; available: {', '.join(available_extractors()) or 'none'}")
+    extractor = plugins.load(GROUP, name, ModelError, BUILTINS)()
+    if not isinstance(extractor, Extractor):
+        raise ModelError(f"extractor {name!r} is not an Extractor")
+    return extractor
 
 
 __all__ = ["Extractor", "available_extractors", "load_extractor"]

@@ -35,7 +35,9 @@ def extract(store: Store, scope: Scope, extractor: Extractor, max_events: int | 
     has applied that batch meanwhile, and this one starts over from the new mark.
     """
     touched: list[int] = []
-    source: MemorySource = "llm" if extractor.name == "llm" else "rules"
+    if extractor.name == "user":
+        raise InvalidInput("an extractor cannot be named 'user': that source marks the user's own edits")
+    source: MemorySource = extractor.name  # a third-party extractor's memories carry its name
     done = 0
     while max_events is None or done < max_events:
         mark = store.extraction_mark(scope, extractor.name)

@@ -7,10 +7,10 @@ backend is a class with ``open(url, *, migrate=True)`` returning a ``Store``.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from .. import plugins
 from ..errors import InvalidInput
 from .base import (
     ChangeAction,
@@ -33,20 +33,19 @@ def scheme_of(url: str | Path) -> str:
     return text.split("://", 1)[0] if "://" in text else "sqlite"
 
 
+GROUP = "tailored.stores"
+BUILTINS = {"sqlite": "tailored.store.sqlite:SQLiteStore"}
+
+
 def available_stores() -> list[str]:
-    return sorted({ep.name for ep in entry_points(group="tailored.stores")} | {"sqlite"})
+    return plugins.available(GROUP, BUILTINS)
 
 
 def _backend(scheme: str) -> Any:
-    eps = {ep.name: ep for ep in entry_points(group="tailored.stores")}
-    if scheme in eps:
-        return eps[scheme].load()
-    if scheme == "sqlite":  # running from a source tree without the entry points installed
-        from .sqlite import SQLiteStore
-
-        return SQLiteStore
-    known = ", ".join(f"{name}://..." for name in available_stores())
-    raise InvalidInput(f"unsupported store URL scheme {scheme!r}; installed backends: {known}")
+    if scheme not in available_stores():
+        known = ", ".join(f"{name}://..." for name in available_stores())
+        raise InvalidInput(f"unsupported store URL scheme {scheme!r}; installed backends: {known}")
+    return plugins.load(GROUP, scheme, InvalidInput, BUILTINS)
 
 
 def open_store(url: str | Path, *, migrate: bool = True) -> Store:
