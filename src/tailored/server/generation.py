@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -136,7 +136,7 @@ class ModelRunner:
 
     async def stream(
         self, request: Request, tenant: str, key: str, job: Callable[[ChatModel], ChatStream]
-    ) -> tuple[Piece, AsyncIterator[Piece]]:
+    ) -> tuple[Piece, AsyncGenerator[Piece, None]]:
         """The first piece of a streamed answer (an error before any text is raised, so it
         can still become an HTTP error), and an iterator of the rest."""
         ticket = await unless_disconnected(request, self.gate.acquire(tenant, key))
@@ -184,7 +184,7 @@ class ModelRunner:
             raise first.error
         return first, self._rest(pieces, stop)
 
-    async def _rest(self, pieces: asyncio.Queue[Piece], stop: threading.Event) -> AsyncIterator[Piece]:
+    async def _rest(self, pieces: asyncio.Queue[Piece], stop: threading.Event) -> AsyncGenerator[Piece, None]:
         """The remaining pieces; leaving early (the client went away) stops the generation."""
         try:
             while True:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -108,7 +108,7 @@ def _completion_body(result: ChatResult, model: str) -> dict[str, Any]:
     }
 
 
-async def _sse(first: Piece, rest: AsyncIterator[Piece], model: str) -> AsyncIterator[str]:
+async def _sse(first: Piece, rest: AsyncGenerator[Piece, None], model: str) -> AsyncIterator[str]:
     """Server-sent events in OpenAI's chunk format; a failure after the first chunk is sent
     as an ``error`` event (the status line has already gone out)."""
     ident = f"chatcmpl-{uuid.uuid4().hex}"
