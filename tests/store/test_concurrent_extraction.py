@@ -2,15 +2,15 @@
 one run would: the same memories, confidences and change log, each batch applied once.
 
 Each run's extractor waits at a barrier after reading its batch, so both runs always hold
-the same batch when they try to apply it: the race happens every time, not by luck.
+the same batch when they try to apply it: the race happens every time, not by luck. Runs on
+every backend of ``conftest.BACKENDS``; a store is named by its URL.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tailored import Engine
@@ -49,8 +49,8 @@ class Racing(Extractor):
         return self.inner.extract(events, profile)
 
 
-def _fill(path: Path) -> None:
-    with Engine(path, embedder=HashEmbedder(), extractor=None) as eng:
+def _fill(url: str) -> None:
+    with Engine(url, embedder=HashEmbedder(), extractor=None) as eng:
         eng.add(
             [
                 {"user_id": "ana", "role": "user", "text": t, "time": f"2026-01-{i + 1:02d}T10:00:00+00:00"}
@@ -59,8 +59,8 @@ def _fill(path: Path) -> None:
         )
 
 
-def _outcome(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    with Engine(path, embedder=HashEmbedder(), extractor=None) as eng:
+def _outcome(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with Engine(url, embedder=HashEmbedder(), extractor=None) as eng:
         memories = [
             (m.kind, m.key, m.value, m.polarity, round(m.confidence, 9), m.status, tuple(m.evidence))
             for m in eng.history("ana")
@@ -69,28 +69,28 @@ def _outcome(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     return memories, log
 
 
-def _one_run(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    _fill(path)
-    with Engine(path, embedder=HashEmbedder(), extractor=None) as eng:
+def _one_run(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    _fill(url)
+    with Engine(url, embedder=HashEmbedder(), extractor=None) as eng:
         eng.extract("ana", RulesExtractor())
-    return _outcome(path)
+    return _outcome(url)
 
 
-def _run_in_process(path: str, barrier: Any) -> None:
-    with Engine(path, embedder=HashEmbedder(), extractor=None) as eng:
+def _run_in_process(url: str, barrier: Any) -> None:
+    with Engine(url, embedder=HashEmbedder(), extractor=None) as eng:
         eng.extract("ana", Racing(barrier))
 
 
-def test_two_threads_extracting_one_user_apply_each_batch_once(tmp_path: Path) -> None:
-    expected = _one_run(tmp_path / "once.db")
-    path = tmp_path / "race.db"
-    _fill(path)
+def test_two_threads_extracting_one_user_apply_each_batch_once(fresh_url: Callable[[str], str]) -> None:
+    expected = _one_run(fresh_url("once"))
+    url = fresh_url("race")
+    _fill(url)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            with Engine(path, embedder=HashEmbedder(), extractor=None) as eng:
+            with Engine(url, embedder=HashEmbedder(), extractor=None) as eng:
                 eng.extract("ana", Racing(barrier))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -102,19 +102,19 @@ def test_two_threads_extracting_one_user_apply_each_batch_once(tmp_path: Path) -
         t.join(60)
     assert not errors
     assert expected[0] and any(action == "merged" for action, _ in expected[1])  # a case worth racing on
-    assert _outcome(path) == expected
+    assert _outcome(url) == expected
 
 
-def test_two_processes_extracting_one_user_apply_each_batch_once(tmp_path: Path) -> None:
-    expected = _one_run(tmp_path / "once.db")
-    path = tmp_path / "race.db"
-    _fill(path)
+def test_two_processes_extracting_one_user_apply_each_batch_once(fresh_url: Callable[[str], str]) -> None:
+    expected = _one_run(fresh_url("once"))
+    url = fresh_url("race")
+    _fill(url)
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_run_in_process, args=(str(path), barrier)) for _ in range(2)]
+    procs = [ctx.Process(target=_run_in_process, args=(url, barrier)) for _ in range(2)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0]
-    assert _outcome(path) == expected
+    assert _outcome(url) == expected

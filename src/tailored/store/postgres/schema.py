@@ -1,0 +1,184 @@
+"""The PostgreSQL schema as named steps (see ``migrations.py``): the history of the format.
+
+A step never changes once released; a change of schema is a new step. The steps follow the
+SQLite ones in spirit, without full text (BM25 is computed in memory by ``retrieve``).
+
+Choices that hold for every table:
+- ``(tenant, user_id)`` leads every primary key and index: every user-owned query names
+  both, so it reads one user's contiguous index range, and a user's rows can reference
+  each other with composite foreign keys (evidence and vectors of another user's events
+  are refused by the database itself, not only by the code);
+- ids are ``bigint`` identities, drawn from sequences that never go back: an id is never
+  handed out twice, even after an erase;
+- tenant and user ids use the ``C`` collation: byte order, as in SQLite, so user pages
+  come in the same order on both backends, and comparisons are cheap;
+- statistics are off (``SET STATISTICS 0``) for columns holding users' content (text,
+  payloads, values, vectors): ANALYZE would otherwise copy sample values into the
+  ``pg_statistic`` catalog, where an erase could not reach them.
+"""
+
+from __future__ import annotations
+
+from .migrations import Conn, Migrations
+
+migrations = Migrations("tailored")
+
+_OWNER = 'tenant text COLLATE "C" NOT NULL, user_id text COLLATE "C" NOT NULL'
+
+
+def _no_statistics(conn: Conn, table: str, columns: list[str]) -> None:
+    actions = ", ".join(f"ALTER COLUMN {c} SET STATISTICS 0" for c in columns)
+    conn.execute(f"ALTER TABLE {table} {actions}")
+
+
+@migrations
+def m001_events(conn: Conn) -> None:
+    conn.execute(
+        f"""CREATE TABLE events (
+            {_OWNER},
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            kind text NOT NULL,
+            role text,
+            text text NOT NULL,
+            payload json,
+            happened_at timestamptz NOT NULL,
+            ingested_at timestamptz NOT NULL,
+            session_id text,
+            source_id text,
+            PRIMARY KEY (tenant, user_id, id)
+        )"""
+    )
+    conn.execute("CREATE INDEX events_user_time ON events (tenant, user_id, happened_at, id)")
+    conn.execute("CREATE UNIQUE INDEX events_source ON events (tenant, user_id, source_id) WHERE source_id IS NOT NULL")
+    _no_statistics(conn, "events", ["role", "text", "payload", "session_id", "source_id"])
+
+
+@migrations
+def m002_vectors(conn: Conn) -> None:
+    # One unconstrained ``vector`` column with the model's name beside it: each embedding
+    # model has its own dimension, and a store outlives a change of model. Retrieval reads
+    # a user's vectors into memory (``user_index``), so no ANN index needs a fixed
+    # dimension; one can be added per model as a partial expression index when needed.
+    # CREATE EXTENSION needs a privileged role the first time: an administrator can run it
+    # beforehand, after which IF NOT EXISTS asks for no privilege.
+    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    conn.execute(
+        f"""CREATE TABLE vectors (
+            {_OWNER},
+            event_id bigint NOT NULL,
+            model text NOT NULL,
+            vec vector NOT NULL,
+            PRIMARY KEY (tenant, user_id, event_id, model),
+            FOREIGN KEY (tenant, user_id, event_id) REFERENCES events (tenant, user_id, id) ON DELETE CASCADE
+        )"""
+    )
+    _no_statistics(conn, "vectors", ["vec"])
+
+
+@migrations
+def m003_api_keys(conn: Conn) -> None:
+    # Only a hash of each key is stored: a leaked database does not leak working keys.
+    # Keys belong to a tenant, not a user: the hash is looked up alone.
+    conn.execute(
+        """CREATE TABLE api_keys (
+            id text PRIMARY KEY,
+            tenant text COLLATE "C" NOT NULL,
+            hash text NOT NULL UNIQUE,
+            admin boolean NOT NULL DEFAULT false,
+            label text,
+            created_at timestamptz NOT NULL,
+            revoked_at timestamptz
+        )"""
+    )
+
+
+@migrations
+def m004_memories(conn: Conn) -> None:
+    conn.execute(
+        f"""CREATE TABLE memories (
+            {_OWNER},
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            kind text NOT NULL,
+            key text NOT NULL,
+            value text NOT NULL,
+            polarity text,
+            strength double precision NOT NULL,
+            confidence double precision NOT NULL,
+            multi boolean NOT NULL,
+            text text NOT NULL,
+            source text NOT NULL,
+            status text NOT NULL,
+            pinned boolean NOT NULL DEFAULT false,
+            valid_from timestamptz NOT NULL,
+            valid_to timestamptz,
+            superseded_by bigint,
+            created_at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant, user_id, id)
+        )"""
+    )
+    conn.execute("CREATE INDEX memories_aspect ON memories (tenant, user_id, kind, key)")
+    _no_statistics(conn, "memories", ["key", "value", "text"])
+    conn.execute(
+        f"""CREATE TABLE memory_evidence (
+            {_OWNER},
+            memory_id bigint NOT NULL,
+            event_id bigint NOT NULL,
+            PRIMARY KEY (tenant, user_id, memory_id, event_id),
+            FOREIGN KEY (tenant, user_id, memory_id) REFERENCES memories (tenant, user_id, id) ON DELETE CASCADE,
+            FOREIGN KEY (tenant, user_id, event_id) REFERENCES events (tenant, user_id, id) ON DELETE CASCADE
+        )"""
+    )
+    conn.execute(
+        f"""CREATE TABLE memory_log (
+            {_OWNER},
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            memory_id bigint NOT NULL,
+            at timestamptz NOT NULL,
+            action text NOT NULL,
+            detail text NOT NULL DEFAULT '',
+            other_id bigint,
+            PRIMARY KEY (tenant, user_id, id),
+            FOREIGN KEY (tenant, user_id, memory_id) REFERENCES memories (tenant, user_id, id) ON DELETE CASCADE
+        )"""
+    )
+    conn.execute("CREATE INDEX memory_log_memory ON memory_log (tenant, user_id, memory_id, id)")
+    _no_statistics(conn, "memory_log", ["detail"])
+    conn.execute(
+        f"""CREATE TABLE summaries (
+            {_OWNER},
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            task text NOT NULL,
+            text text NOT NULL,
+            covers_to_event bigint NOT NULL,
+            events_covered bigint NOT NULL,
+            created_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant, user_id, id)
+        )"""
+    )
+    conn.execute("CREATE INDEX summaries_user ON summaries (tenant, user_id, task, id)")
+    _no_statistics(conn, "summaries", ["text"])
+    # How far each extractor has read each user's events: extraction resumes from here.
+    conn.execute(
+        f"""CREATE TABLE extraction_marks (
+            {_OWNER},
+            extractor text NOT NULL,
+            last_event_id bigint NOT NULL,
+            PRIMARY KEY (tenant, user_id, extractor)
+        )"""
+    )
+
+
+TABLES = (
+    "events",
+    "vectors",
+    "api_keys",
+    "memories",
+    "memory_evidence",
+    "memory_log",
+    "summaries",
+    "extraction_marks",
+)
+"""Every table of the schema; ``USER_TABLES`` are those an erase deletes from."""
+
+USER_TABLES = ("memory_log", "memory_evidence", "vectors", "memories", "summaries", "extraction_marks", "events")
