@@ -136,3 +136,15 @@ def test_stats_report_the_database_size_and_no_file(pg: Store) -> None:
     stats = pg.stats("t1")
     assert stats.db_path is None and stats.db_bytes is not None and stats.db_bytes > 0
     assert stats.tenant_bytes == len("héllo".encode()) + 4 * 4
+
+
+def test_an_erase_inside_a_transaction_rewrites_the_tables_once_it_commits(
+    pg: Store, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    marker = "okapitimbuktu"
+    pg.add_events("t1", [ev("ana", f"secret {marker}"), ev("bo", "bo stays")])
+    with pg.transaction():  # VACUUM cannot run inside it: the rewrite waits for the commit
+        assert pg.erase_user(ANA) == 1
+        pg.add_events("t1", [ev("bo", "and more")])
+    assert marker.encode() not in postgres_server.raw_bytes(tmp_path)
+    assert [e.text for e in pg.list_events(Scope("t1", "bo"))] == ["bo stays", "and more"]
