@@ -282,22 +282,3 @@ def test_context_quotes_the_users_own_words_once_per_statement(engine: Engine) -
     quoted = [line for line in lines if 'they said: "I strongly dislike lectures and presentations"' in line]
     assert len(quoted) == 1 and len(lines) >= 2  # two memories from one statement: one quote
     assert all("they said" not in line for line in lines if "jazz" in line.lower())  # a user edit has no statement
-
-
-def test_a_view_extended_by_an_add_matches_one_built_from_scratch(engine: Engine) -> None:
-    from tailored.retrieve.index import UserIndexCache
-    from tailored.store import Scope
-
-    engine.add([{"user_id": "ana", "role": "user", "text": f"walked the dog past bakery {i}"} for i in range(20)])
-    scope = Scope(engine.tenant, "ana")
-    cache = engine.retriever.cache
-    before = cache.get(scope)
-    before.idf("bakeri"), before.terms(0)  # build the word sets the add should carry over
-    engine.add({"user_id": "ana", "role": "user", "text": "Bakery closed; the dog sulked"})
-    after = cache.get(scope)
-    assert after is not before and after._terms is not None  # inherited, not rebuilt lazily
-    fresh = UserIndexCache(engine.store, engine.embedder).get(scope)
-    rows = range(len(fresh.data.ids))
-    assert [after.terms(r) for r in rows] == [fresh.terms(r) for r in rows]
-    for word in ("bakeri", "dog", "sulk", "absent"):
-        assert after.idf(word) == fresh.idf(word)

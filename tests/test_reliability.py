@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 
 from tailored import Engine
+from tailored.store import Scope
 from tailored.testing import HashEmbedder
 
 WRITER = """
 import sys
 from tailored import Engine
+from tailored.store import Scope
 from tailored.testing import HashEmbedder
 db, user, batches, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 eng = Engine(db, embedder=HashEmbedder())
@@ -64,8 +66,8 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_event(db_path: Path) -> None:
     eng = Engine(db_path, embedder=HashEmbedder())
     assert eng.store.integrity_check() == "ok"
     assert eng.search("ana", "event lorem", k=3)
-    fts = eng.store._read("SELECT count(*) FROM events_fts")[0][0]
-    assert fts == len(stored)  # the full-text index agrees with the rows
+    head = eng.store.user_version(Scope(eng.tenant, "ana"))
+    assert head[0] == len(stored)  # the user's head row agrees with the rows
     eng.close()
 
 

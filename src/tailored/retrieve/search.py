@@ -299,7 +299,8 @@ class Retriever:
         vector on its way, used when it is the vector of ``text``."""
         vec = early[1].result() if early is not None and early[0] == text else self.query_vector(text)
         # einsum, not BLAS: a threaded matrix-vector product stalls when the cores are busy.
-        return np.einsum("ij,j->i", view.data.vectors, vec).astype(np.float64)
+        scores: np.ndarray = np.einsum("ij,j->i", view.data.vectors, vec).astype(np.float64)
+        return scores
 
     def embed_early(self, scope: Scope, query: str, mode: SearchMode) -> tuple[str, Future[np.ndarray]] | None:
         """Start embedding the query in the background before the user's view is checked

@@ -169,3 +169,31 @@ def m006_ids_never_reused(conn: sqlite3.Connection) -> None:
         ]
         create = create.replace("id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1)
         _rebuild(conn, table, create, index_sql)
+
+
+@migrations
+def m007_user_heads(conn: sqlite3.Connection) -> None:
+    # One row per user with events: how many, the highest id and its ingest time. It is the
+    # user's version (what retrieval's cache checks on every search) in one key lookup,
+    # where counting the user's rows grew with the user.
+    conn.execute(
+        """CREATE TABLE user_heads (
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            events INTEGER NOT NULL,
+            max_id INTEGER NOT NULL,
+            max_ingested_us INTEGER NOT NULL,
+            PRIMARY KEY (tenant, user_id)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        "INSERT INTO user_heads SELECT tenant, user_id, count(*), max(id), 0 FROM events GROUP BY tenant, user_id"
+    )
+    conn.execute("UPDATE user_heads SET max_ingested_us = (SELECT ingested_us FROM events WHERE id = max_id)")
+
+
+@migrations
+def m008_no_fulltext_table(conn: sqlite3.Connection) -> None:
+    # BM25 is computed per user in memory (tailored.retrieve.bm25), with that user's
+    # statistics only: the file-wide FTS5 index is no longer read.
+    conn.execute("DROP TABLE events_fts")

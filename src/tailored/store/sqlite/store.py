@@ -1,4 +1,4 @@
-"""The embedded SQLite store: one file with events, an FTS5 (BM25) index and vectors.
+"""The embedded SQLite store: one file with events, vectors, memories and keys.
 
 Why these settings:
 - WAL with ``synchronous=FULL``: a commit is on disk before ``add`` returns, and readers
@@ -7,8 +7,8 @@ Why these settings:
   thread's commit and fsync;
 - ``BEGIN IMMEDIATE`` for writes plus a long busy timeout: several processes can ingest at
   once, each batch is one transaction, so a batch is stored whole or not at all;
-- ``secure_delete`` + FTS5 ``optimize`` + ``VACUUM`` on erase: an erased user's text leaves
-  no bytes behind in the file, its free pages or the index segments.
+- ``secure_delete`` + ``VACUUM`` on erase: an erased user's text leaves no bytes behind in
+  the file or its free pages.
 """
 
 from __future__ import annotations
@@ -263,6 +263,7 @@ class SQLiteStore(MemoryTables):
         added: list[int] = []
         duplicates = 0
         seen: set[tuple[str, str]] = set()
+        heads: dict[str, tuple[int, int]] = {}  # user -> (events added, highest id)
         with self._write("write failed, nothing of the batch was stored") as conn:
             for i, ev in enumerate(events):
                 if ev.source_id is not None:
@@ -294,16 +295,19 @@ class SQLiteStore(MemoryTables):
                     ),
                 )
                 eid = int(cur.lastrowid or 0)
-                conn.execute(
-                    "INSERT INTO events_fts (rowid, text, speaker, owner) VALUES (?, ?, ?, ?)",
-                    (eid, ev.text, ev.role or "", Scope(tenant, ev.user_id).key),
-                )
+                heads[ev.user_id] = (heads.get(ev.user_id, (0, 0))[0] + 1, eid)
                 if vectors is not None:
                     conn.execute(
                         "INSERT INTO vectors (event_id, model, vec) VALUES (?, ?, ?)",
                         (eid, model, _encode(vectors[i])),
                     )
                 added.append(eid)
+            conn.executemany(
+                "INSERT INTO user_heads (tenant, user_id, events, max_id, max_ingested_us) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (tenant, user_id) DO UPDATE SET events = events + excluded.events,"
+                " max_id = excluded.max_id, max_ingested_us = excluded.max_ingested_us",
+                [(tenant, user, n, top, now_us) for user, (n, top) in heads.items()],
+            )
         embedded = len(added) if vectors is not None else 0
         return AddResult(added=added, duplicates=duplicates, embedded=embedded)
 
@@ -333,12 +337,9 @@ class SQLiteStore(MemoryTables):
                 )
             ]
             conn.executemany("DELETE FROM vectors WHERE event_id = ?", [(i,) for i in ids])
-            conn.executemany("DELETE FROM events_fts WHERE rowid = ?", [(i,) for i in ids])
             conn.execute("DELETE FROM events WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
+            conn.execute("DELETE FROM user_heads WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
             erase_memories(conn, scope)
-            # Deleted FTS5 rows leave their terms in older segments until a merge:
-            # optimize rewrites the index without them.
-            conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')")
         with self._lock, map_errors("erase stored, but the file could not be compacted"):
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -386,36 +387,31 @@ class SQLiteStore(MemoryTables):
     def get_events(self, scope: Scope, ids: Sequence[int]) -> list[Event]:
         if not ids:
             return []
+        # The unary + keeps the planner on the rowid lookups of ``ids``: through the
+        # (tenant, user_id, ...) index it would scan all of the user's rows.
         rows = self._read(
-            f"SELECT {_EVENT_COLS} FROM events WHERE tenant = ? AND user_id = ? AND id IN ({','.join('?' * len(ids))})",
-            [scope.tenant, scope.user_id, *ids],
+            f"SELECT {_EVENT_COLS} FROM events WHERE id IN ({','.join('?' * len(ids))})"
+            " AND +tenant = ? AND +user_id = ?",
+            [*ids, scope.tenant, scope.user_id],
         )
         by_id = {r[0]: _row_event(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
-    def text_search(self, scope: Scope, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """BM25 over this user's events: (event id, score), best first; higher is better."""
-        if not terms:
-            return []
-        quoted = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        match = f'owner : "{scope.key}" AND {{text speaker}} : ({quoted})'
-        rows = self._read(
-            "SELECT rowid, -bm25(events_fts, 1.0, 0.5, 0.0) AS s FROM events_fts"
-            " WHERE events_fts MATCH ? ORDER BY s DESC LIMIT ?",
-            (match, limit),
-        )
-        return [(int(r[0]), float(r[1])) for r in rows]
-
     def user_version(self, scope: Scope, up_to_id: int | None = None) -> tuple[int, int, int]:
         """(events, highest id, ingest time of that event) of the user, among ids <=
-        ``up_to_id`` if given. Ids of an erased user's rows can be handed out again, so the
-        ingest time tells a user re-created after an erase from the one a cache holds.
-        Count and highest id come from the index; the ingest time is one row lookup."""
+        ``up_to_id`` if given. The whole-user version is the user's head row (one key
+        lookup, however many events); a prefix is counted through the index."""
+        if up_to_id is None:
+            rows = self._read(
+                "SELECT events, max_id, max_ingested_us FROM user_heads WHERE tenant = ? AND user_id = ?",
+                (scope.tenant, scope.user_id),
+            )
+            return (int(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else (0, 0, 0)
         row = self._read(
             "SELECT c, m, coalesce((SELECT ingested_us FROM events WHERE id = m), 0) FROM"
             " (SELECT count(*) AS c, coalesce(max(id), 0) AS m FROM events"
             "  WHERE tenant = ? AND user_id = ? AND id <= ?)",
-            (scope.tenant, scope.user_id, 2**63 - 1 if up_to_id is None else up_to_id),
+            (scope.tenant, scope.user_id, up_to_id),
         )[0]
         return int(row[0]), int(row[1]), int(row[2])
 
