@@ -83,7 +83,7 @@ def _timings(ms: list[float]) -> dict[str, float]:
 
 def ingest(
     events: Annotated[int, typer.Option(help="Events per measurement.")] = 2000,
-    batch: Annotated[int, typer.Option(help="Events per add() call.")] = 256,
+    batch: Annotated[int, typer.Option("--batch-size", help="Events per add() call.")] = 256,
     embedder: Annotated[str, typer.Option(help="Embedder name.")] = "minilm",
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("docs/benchmarks"),
 ) -> None:
@@ -121,7 +121,7 @@ def ingest(
     for k, v in results.items():
         table.add_row(k, f"{v:.2f}" if k.endswith("model") else f"{v:,.0f}")
     console.print(table)
-    command = f"tailored bench ingest --events {events} --batch {batch} --embedder {embedder}"
+    command = f"tailored bench ingest --events {events} --batch-size {batch} --embedder {embedder}"
     write_json(out / "ingest.json", {"command": command, "machine": machine(), "results": results})
     lines = [
         "# Ingest throughput",
@@ -147,7 +147,7 @@ def ingest(
 def latency(
     events: Annotated[int, typer.Option(help="Events of the one user searched.")] = 10_000,
     queries: Annotated[int, typer.Option(help="Timed searches per mode.")] = 200,
-    k: Annotated[int, typer.Option(help="Hits per search.")] = 10,
+    k: Annotated[int, typer.Option("-k", help="Hits per search.")] = 10,
     embedder: Annotated[str, typer.Option(help="Embedder name.")] = "minilm",
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("docs/benchmarks"),
 ) -> None:
