@@ -5,13 +5,16 @@ show the bytes it keeps on disk (for the erase test). A backend joins the confor
 by adding an entry here.
 
 PostgreSQL runs on one throwaway server per test session (``pgserver``: PostgreSQL 16 with
-pgvector, started from Python) with a fresh database per store. Without ``pgserver`` or
+pgvector, started from Python, its data dir in a fresh temp dir) with a fresh database per
+store. Without ``pgserver`` or
 ``psycopg`` installed (the ``postgres`` extra), its tests skip with the reason.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -104,16 +107,25 @@ BACKENDS = [
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """One server for the session; skipped (with the reason) without the postgres extra."""
+def postgres_server() -> Iterator[PostgresServer]:
+    """One server for the session; skipped (with the reason) without the postgres extra.
+
+    Its data dir is not under pytest's temp root: run as root, pgserver starts the server
+    as an unprivileged user, and every pytest session that starts (another one on the
+    machine too) resets that root to mode 0700, after which the server can no longer open
+    its own files (it stopped mid-run with "Permission denied" that way)."""
     for module in ("psycopg", "psycopg_pool", "pgvector"):
         pytest.importorskip(module, reason=f"{module} is not installed: pip install -e '.[postgres]'")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         pytest.importorskip("pgserver", reason="pgserver is not installed: pip install -e '.[postgres]'")
-    POSTGRES.start(tmp_path_factory.mktemp("postgres") / "data")
-    yield POSTGRES
-    POSTGRES.stop()
+    base = Path(tempfile.mkdtemp(prefix="tailored-postgres-"))
+    try:
+        POSTGRES.start(base / "data")
+        yield POSTGRES
+    finally:
+        POSTGRES.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda b: b.name)

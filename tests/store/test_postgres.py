@@ -148,3 +148,22 @@ def test_an_erase_inside_a_transaction_rewrites_the_tables_once_it_commits(
         pg.add_events("t1", [ev("bo", "and more")])
     assert marker.encode() not in postgres_server.raw_bytes(tmp_path)
     assert [e.text for e in pg.list_events(Scope("t1", "bo"))] == ["bo stays", "and more"]
+
+
+def test_an_erase_by_a_role_that_cannot_rewrite_the_tables_says_so(
+    pg: Store, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    import psycopg
+
+    url = pg.url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DO $$ BEGIN CREATE ROLE tailored_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        conn.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO tailored_app")
+    app = open_store(url.replace("postgres:@", "tailored_app@", 1))  # a role that owns nothing
+    try:
+        app.add_events("t1", [ev("ana", "a")])
+        with pytest.raises(StoreError, match="VACUUM FULL needs the tables' owner"):
+            app.erase_user(ANA)
+        assert app.list_events(ANA) == []  # the rows are gone all the same
+    finally:
+        app.close()

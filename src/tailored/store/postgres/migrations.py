@@ -47,7 +47,10 @@ class Migrations:
 
     def apply(self, conn: Conn, stop_before: str | None = None) -> list[str]:
         """Run every pending step, each in its own transaction; returns the names run.
-        ``conn`` is in autocommit mode (each ``conn.transaction()`` is one BEGIN/COMMIT)."""
+        ``conn`` is in autocommit mode (each ``conn.transaction()`` is one BEGIN/COMMIT).
+        A migrated database is only read: a role without CREATE privilege can open it."""
+        if not self.pending(conn):
+            return []
         with conn.transaction():
             conn.execute(_LOCK)
             conn.execute(
