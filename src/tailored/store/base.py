@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -76,6 +76,30 @@ class UserIndexData:
     texts: list[str]
     roles: list[str | None]
     top_ingested_us: int = 0  # ingest time of the row with the highest id: part of the version
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]], vectors: Sequence[np.ndarray | None]) -> UserIndexData:
+        """Arrays from a backend's rows, in time order: (id, time in microseconds, session,
+        kind, text, role, ingest time in microseconds), with each row's vector or None. Rows
+        whose vector has another dimension than the first one found count as unembedded."""
+        dim = next((len(v) for v in vectors if v is not None), 0)
+        matrix = np.zeros((len(rows), dim), dtype=np.float32)
+        has = np.zeros(len(rows), dtype=bool)
+        for i, v in enumerate(vectors):
+            if v is not None and len(v) == dim:
+                matrix[i] = v
+                has[i] = True
+        return cls(
+            ids=np.array([r[0] for r in rows], dtype=np.int64),
+            times_us=np.array([r[1] for r in rows], dtype=np.int64),
+            sessions=[r[2] for r in rows],
+            kinds=[r[3] for r in rows],
+            vectors=matrix,
+            has_vector=has,
+            texts=[r[4] for r in rows],
+            roles=[r[5] for r in rows],
+            top_ingested_us=int(max(rows, key=lambda r: int(r[0]))[6]) if rows else 0,
+        )
 
     @property
     def version(self) -> tuple[int, int, int]:

@@ -9,12 +9,12 @@ database at once run every step exactly once. Listing pending steps never writes
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
 from ...errors import MigrationError
+from ..steps import NamedSteps
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 Step = Callable[[Conn], None]
@@ -22,18 +22,7 @@ Step = Callable[[Conn], None]
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('tailored.migrations', 0))"
 
 
-@dataclass
-class Migrations:
-    name: str
-    steps: list[tuple[str, Step]] = field(default_factory=list)
-
-    def __call__(self, fn: Step) -> Step:
-        """Register ``fn`` as the next step; its function name is the step name."""
-        if any(name == fn.__name__ for name, _ in self.steps):
-            raise ValueError(f"duplicate migration step {fn.__name__!r}")
-        self.steps.append((fn.__name__, fn))
-        return fn
-
+class Migrations(NamedSteps[Conn]):
     def applied(self, conn: Conn) -> set[str]:
         row = conn.execute("SELECT to_regclass('_migrations')").fetchone()
         if row is None or row[0] is None:
@@ -42,8 +31,7 @@ class Migrations:
         return {r[0] for r in rows}
 
     def pending(self, conn: Conn) -> list[str]:
-        done = self.applied(conn)
-        return [name for name, _ in self.steps if name not in done]
+        return self.not_in(self.applied(conn))
 
     def apply(self, conn: Conn, stop_before: str | None = None) -> list[str]:
         """Run every pending step, each in its own transaction; returns the names run.

@@ -390,24 +390,7 @@ class PostgresStore(MemoryTables):
             binary=True,
         )
         found = [None if r[6] is None else np.asarray(r[6].to_numpy(), dtype=np.float32) for r in rows]
-        dim = next((len(v) for v in found if v is not None), 0)
-        vectors = np.zeros((len(rows), dim), dtype=np.float32)
-        has = np.zeros(len(rows), dtype=bool)
-        for i, v in enumerate(found):
-            if v is not None and len(v) == dim:
-                vectors[i] = v
-                has[i] = True
-        return UserIndexData(
-            ids=np.array([r[0] for r in rows], dtype=np.int64),
-            times_us=np.array([r[1] for r in rows], dtype=np.int64),
-            sessions=[r[2] for r in rows],
-            kinds=[r[3] for r in rows],
-            vectors=vectors,
-            has_vector=has,
-            texts=[r[4] for r in rows],
-            roles=[r[5] for r in rows],
-            top_ingested_us=int(max(rows, key=lambda r: r[0])[7]) if rows else 0,
-        )
+        return UserIndexData.from_rows([(*r[:6], r[7]) for r in rows], found)
 
     def users(self, tenant: str, limit: int = 1000, after: str = "") -> list[UserStats]:
         # A user exists while they own any row: events, memories or summaries.

@@ -7,26 +7,12 @@ records it, so a failing step leaves nothing behind. Listing pending steps never
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ...errors import MigrationError
+from ..steps import NamedSteps
 
-Step = Callable[[sqlite3.Connection], None]
 
-
-@dataclass
-class Migrations:
-    name: str
-    steps: list[tuple[str, Step]] = field(default_factory=list)
-
-    def __call__(self, fn: Step) -> Step:
-        """Register ``fn`` as the next step; its function name is the step name."""
-        if any(name == fn.__name__ for name, _ in self.steps):
-            raise ValueError(f"duplicate migration step {fn.__name__!r}")
-        self.steps.append((fn.__name__, fn))
-        return fn
-
+class Migrations(NamedSteps[sqlite3.Connection]):
     def applied(self, conn: sqlite3.Connection) -> set[str]:
         exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
         if not exists:
@@ -35,8 +21,7 @@ class Migrations:
         return {r[0] for r in rows}
 
     def pending(self, conn: sqlite3.Connection) -> list[str]:
-        done = self.applied(conn)
-        return [name for name, _ in self.steps if name not in done]
+        return self.not_in(self.applied(conn))
 
     def apply(self, conn: sqlite3.Connection, stop_before: str | None = None) -> list[str]:
         """Run every pending step (each in its own transaction); returns the names run."""

@@ -422,25 +422,8 @@ class SQLiteStore(MemoryTables):
             " WHERE e.tenant = ? AND e.user_id = ? AND e.id > ? ORDER BY e.time_us, e.id",
             (model, scope.tenant, scope.user_id, after_id),
         )
-        n = len(rows)
-        dim = next((len(r[6]) // 4 for r in rows if r[6] is not None), 0)
-        vectors = np.zeros((n, dim), dtype=np.float32)
-        has = np.zeros(n, dtype=bool)
-        for i, r in enumerate(rows):
-            if r[6] is not None and len(r[6]) == dim * 4:
-                vectors[i] = np.frombuffer(r[6], dtype="<f4")
-                has[i] = True
-        return UserIndexData(
-            ids=np.array([r[0] for r in rows], dtype=np.int64),
-            times_us=np.array([r[1] for r in rows], dtype=np.int64),
-            sessions=[r[2] for r in rows],
-            kinds=[r[3] for r in rows],
-            vectors=vectors,
-            has_vector=has,
-            texts=[r[4] for r in rows],
-            roles=[r[5] for r in rows],
-            top_ingested_us=int(max(rows, key=lambda r: r[0])[7]) if rows else 0,
-        )
+        vectors = [None if r[6] is None else np.frombuffer(r[6], dtype="<f4") for r in rows]
+        return UserIndexData.from_rows([(*r[:6], r[7]) for r in rows], vectors)
 
     def users(self, tenant: str, limit: int = 1000, after: str = "") -> list[UserStats]:
         # A user exists while they own any row: events, memories or summaries (an import
