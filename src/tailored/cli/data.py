@@ -137,7 +137,11 @@ def context(
     user: UserOpt,
     budget: Annotated[int, typer.Option(help="Token budget.")] = 1000,
     records: Annotated[
-        bool, typer.Option("--records/--no-records", help="Include retrieved records after the profile.")
+        bool,
+        typer.Option(
+            "--records/--no-records",
+            help="Include retrieved records (shown before the profile, which sits next to the request).",
+        ),
     ] = True,
     as_json: JsonOpt = False,
     db: DbOpt = None,
