@@ -310,3 +310,13 @@ def test_docstring_examples_run(module: str, tmp_path: Path) -> None:
     for test in tests:
         runner.run(test)
     assert runner.failures == 0
+
+
+def test_chat_refuses_a_user_id_it_could_not_store_before_generating(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tailored import Engine, InvalidInput
+    from tailored.testing import HashEmbedder, ScriptedChatModel
+
+    model = ScriptedChatModel(["never said"])
+    with Engine(tmp_path / "c.db", embedder=HashEmbedder()) as eng, pytest.raises(InvalidInput, match="'/'"):
+        eng.chat("ana/bo", [{"role": "user", "content": "hi"}], model=model)
+    assert model.calls == []  # refused before the model was asked

@@ -47,6 +47,7 @@ from .types import (
     Summary,
     UserExport,
     UserStats,
+    check_user_id,
     utcnow,
 )
 
@@ -518,6 +519,11 @@ class Engine:
                 self._chat_models[model] = load_chat_model(model)
             model = self._chat_models[model]
         self._scope(user_id)  # validate the id before a model loads
+        if memory:  # the turn will be stored: the id must be one every write accepts
+            try:
+                check_user_id(user_id)
+            except ValueError as exc:
+                raise InvalidInput(str(exc)) from exc
         return personalized_chat(
             self,
             user_id,
