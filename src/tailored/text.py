@@ -32,6 +32,34 @@ STOPWORDS = frozenset(
 )
 
 
+# -- stored text on its way into a prompt -----------------------------------------------
+
+FENCE = "user_data"  # the tag around stored user data in every prompt
+_FENCE_RE = re.compile(r"<\s*/?\s*" + FENCE, re.IGNORECASE)
+
+
+def neutralise(text: str) -> str:
+    """``text`` with every fence marker (``<user_data``, ``</user_data``, any case or
+    spacing) defused, so that it cannot open or close the fence."""
+    return _FENCE_RE.sub(lambda m: m.group(0).replace("<", "&lt;"), text)
+
+
+# Line breaks of every kind, other controls and lone surrogates: a label shows none of them.
+_BREAKS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
+_LABEL_CHARS = str.maketrans({"[": "(", "]": ")", "|": "/", '"': "'", "<": "‹", ">": "›"})
+
+
+def neutral_line(text: str) -> str:
+    """``text`` on one line (line breaks and other controls become spaces), fence-neutral."""
+    return neutralise(" ".join(_BREAKS_RE.sub(" ", text).split()))
+
+
+def neutral_label(text: str) -> str:
+    """A short label (user id, kind, role) that cannot leave its place in a record's header:
+    one line, and no brackets, bars, quotes or angle brackets."""
+    return neutral_line(text).translate(_LABEL_CHARS)
+
+
 def estimate_tokens(text: str) -> int:
     """A tokenizer-free estimate (about 4 characters per token for English): budgets must
     be checked without loading the model that will read the prompt."""

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import SchemaError
 from ..llm.base import ChatModel
+from ..text import neutral_line
 from ..types import Event, Memory, MemoryIn, Polarity
 from .base import Extractor
 from .normalize import clean_phrase, normalize_key
@@ -296,15 +297,16 @@ class LLMExtractor(Extractor):
         lines = ["Known memories:"]
         for m in known[: self.max_profile]:
             stance = m.polarity or "fact"
+            key, value, text = neutral_line(m.key), neutral_line(m.value), neutral_line(m.text)
             lines.append(
-                f"- {m.kind} {stance}: {m.key} = {m.value} ({m.text})"
+                f"- {m.kind} {stance}: {key} = {value} ({text})"
                 if m.kind == "fact"
-                else f"- {m.kind} {stance}: {m.key} ({m.text})"
+                else f"- {m.kind} {stance}: {key} ({text})"
             )
         if len(lines) == 1:
             lines.append("(none yet)")
         lines += ["", "New messages from the user:"]
-        lines += [f"[{e.id}] {' '.join(e.text.split())}" for e in batch]
+        lines += [f"[{e.id}] {neutral_line(e.text)}" for e in batch]
         return "\n".join(lines)
 
     # -- validation ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..text import neutral_line
 from ..types import Event, Profile
 from .profile import template_summary
 
@@ -29,9 +30,11 @@ def summary_writer(task: str, model: Any = None) -> Writer:
     chat = load_chat_model(model)
 
     def write(profile: Profile, events: Sequence[Event], previous: str | None) -> str:
-        lines = "\n".join(f"- {m.text}" for m in profile.preferences + profile.facts) or "(empty)"
-        said = "\n".join(f"- {e.text}" for e in events if e.role in (None, "user"))[-4000:] or "(none)"
-        prompt = PROMPT.format(task=task, profile=lines, previous=previous or "(none)", events=said)
+        # One line per stored item: a newline inside a message cannot start a section of its own.
+        lines = "\n".join(f"- {neutral_line(m.text)}" for m in profile.preferences + profile.facts) or "(empty)"
+        said = "\n".join(f"- {neutral_line(e.text)}" for e in events if e.role in (None, "user"))[-4000:] or "(none)"
+        before = neutral_line(previous) if previous else "(none)"
+        prompt = PROMPT.format(task=neutral_line(task), profile=lines, previous=before, events=said)
         return chat.generate([{"role": "user", "content": prompt}], max_tokens=200).text.strip()
 
     return write
