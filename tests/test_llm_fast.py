@@ -24,7 +24,7 @@ from tailored.errors import (
 from tailored.llm import ChatModel, load_chat_model
 from tailored.llm import models as registry
 from tailored.llm.base import GenerateOptions, Message
-from tailored.testing import ScriptedChatModel
+from tailored.testing import HashEmbedder, ScriptedChatModel
 from tailored.types import ChatResult
 
 SCHEMA = {
@@ -320,3 +320,17 @@ def test_chat_refuses_a_user_id_it_could_not_store_before_generating(tmp_path) -
     with Engine(tmp_path / "c.db", embedder=HashEmbedder()) as eng, pytest.raises(InvalidInput, match="'/'"):
         eng.chat("ana/bo", [{"role": "user", "content": "hi"}], model=model)
     assert model.calls == []  # refused before the model was asked
+
+
+def test_a_model_spec_is_loaded_once_per_engine_for_summaries_and_chat(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Loading reads the weights: ``summarize(model="...")`` used to load them on every call."""
+    from tailored import Engine
+
+    with Engine(tmp_path / "s.db", embedder=HashEmbedder()) as eng:
+        eng.add({"user_id": "ana", "role": "user", "text": "I love green tea"})
+        eng.summarize("ana", model="scripted", force=True, min_new_events=0)
+        first = eng._chat_models["scripted"]
+        eng.summarize("ana", model="scripted", force=True, min_new_events=0)
+        eng.chat("ana", [{"role": "user", "content": "hi"}], model="scripted")
+        assert list(eng._chat_models) == ["scripted"] and eng._chat_models["scripted"] is first
+        assert len(first.calls) == 3  # two summaries and one answer, all on the one instance

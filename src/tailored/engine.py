@@ -1,7 +1,9 @@
 """``Engine``: the one object applications use.
 
-It owns a store, an embedder and a retriever, and exposes the verbs: add, search, context,
-events, export, import_user, erase, users, stats. Everything below it is replaceable.
+It owns a store, an embedder, a retriever and the models it loaded, and exposes the verbs:
+add, search, context, events, export, import_user, erase, users, user, stats (events and
+users); profile, extract, history, why, remember, correct, forget, pin, summarize
+(memories); chat. Everything below it is replaceable.
 """
 
 from __future__ import annotations
@@ -434,7 +436,13 @@ class Engine:
         return memory_profile.pin(self.store, self._scope(user_id), memory_id, pinned)
 
     def summarize(
-        self, user_id: str, *, task: str = "general", model: Any = None, min_new_events: int = 20, force: bool = False
+        self,
+        user_id: str,
+        *,
+        task: str = "general",
+        model: ChatModel | str | None = None,
+        min_new_events: int = 20,
+        force: bool = False,
     ) -> Summary:
         """The user's ``task`` summary, rebuilt when ``min_new_events`` arrived since the last.
 
@@ -443,10 +451,18 @@ class Engine:
         """
         if self._extractor_spec is not None:
             self.extract(user_id, self._extractor_spec)
-        writer = summary_writer(task, model)
+        writer = summary_writer(task, None if model is None else self._chat_model(model))
         return memory_profile.summarize(self.store, self._scope(user_id), task, writer, min_new_events, force)
 
     # -- chat -------------------------------------------------------------------------
+
+    def _chat_model(self, spec: ChatModel | str | None) -> ChatModel:
+        """A model instance as is; a spec loaded once per engine (loading reads the weights)."""
+        if isinstance(spec, ChatModel):
+            return spec
+        if spec not in self._chat_models:
+            self._chat_models[spec] = load_chat_model(spec)
+        return self._chat_models[spec]
 
     @overload
     def chat(
@@ -514,10 +530,7 @@ class Engine:
         ``memory=False`` neither reads nor writes memory. Returns a ``ChatResult``, or with
         ``stream=True`` a ``ChatStream`` of text chunks. See ``tailored.chat``.
         """
-        if not isinstance(model, ChatModel):
-            if model not in self._chat_models:
-                self._chat_models[model] = load_chat_model(model)
-            model = self._chat_models[model]
+        model = self._chat_model(model)
         self._scope(user_id)  # validate the id before a model loads
         if memory:  # the turn will be stored: the id must be one every write accepts
             try:

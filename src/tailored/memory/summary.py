@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
+from ..llm.base import ChatModel
 from ..text import neutral_line
 from ..types import Event, Profile
 from .profile import template_summary
@@ -20,7 +20,7 @@ PROMPT = (
 )
 
 
-def summary_writer(task: str, model: Any = None) -> Writer:
+def summary_writer(task: str, model: ChatModel | str | None = None) -> Writer:
     """A writer for ``Engine.summarize``: the template without a model, else the model."""
     if model is None:
         return lambda profile, events, previous: template_summary(profile)
