@@ -44,7 +44,8 @@ EXTRACTORS = ("rules", "llm")
 
 
 def fill(store: Store) -> None:
-    """Two tenants, five users (one id in both tenants), with everything a user can own."""
+    """Two tenants, six users (one id in both tenants, one with memories and no events),
+    with everything a user can own."""
     for tenant, users in (("t1", ("ana", "bo", "cy", "dee")), ("t2", ("ana",))):
         eng = Engine(store=store, tenant=tenant, embedder=HashEmbedder())
         for n, user in enumerate(users):
@@ -84,6 +85,9 @@ def fill(store: Store) -> None:
             ids = [e.id for e in store.list_events(scope)]
             other = np.arange(len(ids) * 4, dtype=np.float32).reshape(len(ids), 4) + n
             store.save_vectors(scope, ids[::2], other[::2], "other-model")
+    Engine(store=store, tenant="t2", embedder=HashEmbedder()).remember(
+        "eve", {"kind": "preference", "key": "tea", "value": "green tea", "polarity": "like"}
+    )
     store.create_key("k1", "t1", "hash-one", False, "app")
     store.create_key("k2", "t1", "hash-two", False, None)
     store.revoke_key("k2")
@@ -120,7 +124,8 @@ def sqlite_target(tmp_path: Path) -> Iterator[Store]:
 def test_the_fill_has_everything_to_copy(source: Store) -> None:
     """The source exercises every part, or the equality tests below would prove little."""
     snap = snapshot(source)
-    assert len(snap) == 5
+    assert len(snap) == 6
+    assert snap[("t2", "eve")].counts["events"] == 0 < snap[("t2", "eve")].counts["memories"]
     total = {k: sum(c.counts[k] for c in snap.values()) for k in next(iter(snap.values())).counts}
     assert all(v > 0 for v in total.values()), total
     statuses = {m[4] for c in snap.values() for m in c.memories}
@@ -135,11 +140,11 @@ def test_sqlite_to_sqlite_copies_everything_and_a_second_run_skips(source: Store
     report = copy(source, sqlite_target)
     assert snapshot(sqlite_target) == snapshot(source)
     rows = {t.tenant: t for t in report.tenants}
-    assert (rows["t1"].copied, rows["t1"].skipped, rows["t2"].copied) == (4, 0, 1)
+    assert (rows["t1"].copied, rows["t1"].skipped, rows["t2"].copied) == (4, 0, 2)
     assert rows["t1"].events == sum(len(source.list_events(Scope("t1", u))) for u in ("ana", "bo", "cy", "dee"))
     assert rows["t1"].keys == 2 and rows["t1"].keys_missing == 2  # hashes cannot be read back
     again = copy(source, sqlite_target)
-    assert [(t.copied, t.skipped) for t in again.tenants] == [(0, 4), (0, 1)]
+    assert [(t.copied, t.skipped) for t in again.tenants] == [(0, 4), (0, 2)]
     assert snapshot(sqlite_target) == snapshot(source)
 
 
@@ -169,7 +174,7 @@ def test_round_trip_through_postgresql(
         copy(pg, sqlite_target)
         assert snapshot(sqlite_target) == snapshot(source)
         again = copy(pg, sqlite_target)
-        assert sum(t.skipped for t in again.tenants) == 5
+        assert sum(t.skipped for t in again.tenants) == 6
     finally:
         pg.close()
 
@@ -190,7 +195,7 @@ def test_a_killed_copy_resumes_to_the_same_result(source: Store, sqlite_target: 
         copy(source, sqlite_target, on_user=kill_after_two)
     assert len(snapshot(sqlite_target)) == 2
     report = copy(source, sqlite_target)
-    assert sum(t.skipped for t in report.tenants) == 2 and sum(t.copied for t in report.tenants) == 3
+    assert sum(t.skipped for t in report.tenants) == 2 and sum(t.copied for t in report.tenants) == 4
     clean = open_store(f"sqlite:///{tmp_path / 'clean.db'}")
     try:
         copy(source, clean)
@@ -308,7 +313,7 @@ def test_cli_copies_reports_and_refuses(source: Store, tmp_path: Path) -> None:
     out = cli("--from", src, "--to", dst, *models, "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert [(t["tenant"], t["copied"], t["skipped"]) for t in report["tenants"]] == [("t1", 4, 0), ("t2", 1, 0)]
+    assert [(t["tenant"], t["copied"], t["skipped"]) for t in report["tenants"]] == [("t1", 4, 0), ("t2", 2, 0)]
     assert "2 API key(s) not copied" in out.stderr
     table = cli("--from", src, "--to", dst, *models)
     assert table.returncode == 0, table.stderr
