@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ..engine import Engine
-from ..errors import InvalidInput
+from ..engine import DEFAULT_HOME, Engine
+from ..errors import InvalidInput, StoreError
 from ..keys import Keys
 from .common import DbOpt, EmbedderOpt, JsonOpt, YesOpt, confirm, console, print_json, print_table, require_store
 
@@ -63,6 +72,78 @@ def keys_revoke(
     console.print(f"revoked {key_id}")
 
 
+def _drop_dead_handles(pgdata: Path) -> None:
+    """Forget the pgserver handles of processes that no longer run.
+
+    pgserver counts the processes using a data directory in ``.handle_pids.json`` and stops
+    the server when the last one exits; a ``tailored serve`` killed with SIGKILL leaves its
+    pid there, and the server would then never be stopped again."""
+    from pgserver.postgres_server import PostgresServer
+
+    path = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if isinstance(pids, list):
+            path.write_text(json.dumps([p for p in pids if isinstance(p, int) and _running(p)]))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
+
+
+def _exit_quietly(sig: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+@contextmanager
+def local_postgres(home: Path) -> Iterator[str]:
+    """A PostgreSQL server with pgvector (pgserver), its data in ``home/postgres``, with a
+    ``tailored`` database; yields that database's URL and stops the server on exit.
+
+    SIGTERM and SIGHUP end the process through ``SystemExit`` while it runs, so that the
+    server is stopped then too (uvicorn re-raises a SIGTERM it handled once it has shut
+    down, which would otherwise kill the process before any cleanup)."""
+    try:
+        import psycopg
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            from pgserver.postgres_server import get_server
+    except ImportError as exc:
+        raise StoreError("--postgres needs the postgres extra: pip install 'tailored[postgres]'") from exc
+    if not home.exists():
+        home.mkdir(mode=0o700, parents=True)  # as the SQLite backend makes it
+    pgdata = home.resolve() / "postgres"
+    if pgdata.exists():
+        _drop_dead_handles(pgdata)
+    ending = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, _exit_quietly) for sig in ending}
+    server = None
+    try:
+        try:
+            server = get_server(pgdata, cleanup_mode="stop")
+            with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+                if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'tailored'").fetchone() is None:
+                    conn.execute("CREATE DATABASE tailored")
+        except (OSError, psycopg.Error, subprocess.SubprocessError) as exc:
+            raise StoreError(f"could not start PostgreSQL in {pgdata}: {exc} (its log: {pgdata / 'log'})") from exc
+        yield str(server.get_uri("tailored"))
+    finally:
+        if server is not None:
+            server.cleanup()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def serve(
     host: Annotated[str, typer.Option(envvar="TAILORED_HOST", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="TAILORED_PORT", help="Port.")] = 8000,
@@ -80,13 +161,29 @@ def serve(
             "machine with cores to spare, 2 or more raise throughput (each loads the models).",
         ),
     ] = 1,
+    postgres: Annotated[
+        bool,
+        typer.Option(
+            "--postgres",
+            help="Start a local PostgreSQL with pgvector (the postgres extra), its data in "
+            "$TAILORED_HOME/postgres, and serve on it; it stops when the server does.",
+        ),
+    ] = False,
 ) -> None:
     """Run the REST API, the OpenAI-compatible endpoint and the dashboard."""
-    import os
-
     if not 1 <= workers <= 64:
         raise InvalidInput(f"--workers must be 1-64, not {workers}")
+    if postgres and db:
+        raise InvalidInput("--postgres serves on its own database: leave out --db (and unset $TAILORED_DB)")
+    with ExitStack() as stack:
+        if postgres:
+            home = Path(os.environ.get("TAILORED_HOME", DEFAULT_HOME))
+            db = stack.enter_context(local_postgres(home))
+            typer.echo(f"PostgreSQL (stops with this server): {db}")
+        _serve(host, port, db, embedder, model, workers)
 
+
+def _serve(host: str, port: int, db: str | None, embedder: str, model: str | None, workers: int) -> None:
     import uvicorn
 
     from ..server import Settings, create_app
@@ -106,7 +203,10 @@ def serve(
     typer.echo(f"Dashboard: {url}/dashboard/")
     typer.echo(f"API docs:  {url}/docs")
     if workers == 1:
-        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+        try:
+            uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+        finally:
+            engine.close()
         return
     os.environ.update(TAILORED_DB=engine.store.url, TAILORED_EMBEDDER=embedder)
     if model:
