@@ -286,3 +286,35 @@ def test_model_prompts_built_in_memory_keep_each_stored_item_on_its_own_line(db_
     text = extractor.messages(eng.events("ana"), [])[-1]["content"]
     assert "</user_data" not in text and not any(line.startswith("SYSTEM") for line in text.splitlines())
     eng.close()
+
+
+def test_importing_the_same_export_twice_stores_nothing_twice(eng: Engine) -> None:
+    """Events are recognised by their source ids; memories, their log and summaries by
+    their content (they were all stored again before)."""
+    for i, text in enumerate(["I love sushi", "I live in Lisbon"]):
+        eng.add({"user_id": "ana", "role": "user", "text": text, "source_id": f"m{i}", "time": T0 + timedelta(days=i)})
+    eng.summarize("ana", force=True, min_new_events=0)
+    exported = eng.export("ana")
+    for _ in range(2):
+        eng.import_user(exported)
+    again = eng.export("ana")
+    assert len(again.events) == len(exported.events)
+    assert [m.text for m in again.memories] == [m.text for m in exported.memories]
+    assert len(again.changes) == len(exported.changes) and len(again.summaries) == len(exported.summaries)
+
+
+def test_an_edit_that_changes_nothing_is_refused(eng: Engine) -> None:
+    say(eng, "I live in Lisbon", 0)
+    (m,) = eng.profile("ana").facts
+    with pytest.raises(InvalidInput, match="nothing to change"):
+        eng.correct("ana", m.id)
+    assert [f.id for f in eng.profile("ana").facts] == [m.id]  # not rewritten
+
+
+def test_a_memory_without_kind_is_a_preference_when_it_has_a_stance(eng: Engine) -> None:
+    liked = eng.remember("ana", {"key": "cuisine", "value": "thai", "polarity": "like"})
+    known = eng.remember("ana", {"key": "city", "value": "Porto"})
+    assert (liked.kind, known.kind) == ("preference", "fact")
+    with pytest.raises(InvalidInput) as bad:
+        eng.remember("ana", {"key": "c", "value": "thai", "polarity": "love"})
+    assert "\n" not in str(bad.value) and str(bad.value).startswith("invalid memory: polarity:")

@@ -21,8 +21,7 @@ from pydantic import ValidationError
 from .chat import ChatStream, personalized_chat
 from .context.builder import TokenCounter, build_context
 from .embed import Embedder, load_embedder
-from .errors import InvalidInput, NotFound
-from .ingest.formats import explain
+from .errors import InvalidInput, NotFound, explain
 from .llm import ChatModel, load_chat_model
 from .memory import load_extractor
 from .memory import profile as memory_profile

@@ -19,6 +19,11 @@ and a non-zero exit; the server (later) maps each class to an HTTP status.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class TailoredError(Exception):
     """Base class of every error tailored raises on purpose."""
@@ -97,3 +102,14 @@ class TenantIsolationError(TailoredError):
     """An operation would have crossed a tenant or user boundary."""
 
     code = "tenant_isolation"
+
+
+def explain(exc: ValidationError) -> str:
+    """The first problem of a pydantic error, as one short clause (``where: what``): the
+    one line the CLI prints and the message an ``InvalidInput`` carries."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "record"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    return f"{where}: {msg}"

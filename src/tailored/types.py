@@ -339,7 +339,7 @@ class MemoryIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: MemoryKind
+    kind: MemoryKind = Field(description="fact or preference; when left out, a preference if a polarity is given")
     key: str = Field(min_length=1, max_length=200)
     value: str = Field(min_length=1, max_length=1000)
     polarity: Polarity | None = None
@@ -350,6 +350,15 @@ class MemoryIn(BaseModel):
     evidence: list[int] = Field(default_factory=list, description="ids of the events it came from")
     valid_from: datetime | None = None
     retract: bool = Field(False, description="the user no longer holds this: close it, add nothing")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind(cls, data: Any) -> Any:
+        """A stance makes a preference: ``{"key": "tea", "value": "green", "polarity":
+        "like"}`` needs no kind, as ``tailored memories add`` needs none."""
+        if isinstance(data, dict) and "kind" not in data:
+            return {**data, "kind": "preference" if data.get("polarity") else "fact"}
+        return data
 
     @field_validator("key", "value", "text")
     @classmethod

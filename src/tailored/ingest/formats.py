@@ -13,20 +13,10 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from ..errors import InvalidInput, NotFound, UnknownFormat
+from ..errors import InvalidInput, NotFound, UnknownFormat, explain
 from ..types import EventIn, utcnow
 
 FileFormat = Literal["auto", "chat", "jsonl", "locomo"]
-
-
-def explain(exc: ValidationError) -> str:
-    """The first problem of a pydantic error, as one short clause."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "record"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field"
-    return f"{where}: {msg}"
 
 
 def _decode(data: bytes, name: str) -> str:

@@ -11,8 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import InvalidInput, NotFound
-from ..store import EventFilter, NewMemory, Scope, Store
+from pydantic import ValidationError
+
+from ..errors import InvalidInput, NotFound, explain
+from ..store import EventFilter, Scope, Store
+from ..store.restore import restore_memories
 from ..types import (
     Explanation,
     Memory,
@@ -86,8 +89,8 @@ def remember(store: Store, scope: Scope, item: MemoryIn | dict[str, Any]) -> Mem
     if isinstance(item, dict):
         try:
             item = MemoryIn.model_validate(item)
-        except ValueError as exc:
-            raise InvalidInput(f"invalid memory: {exc}") from exc
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid memory: {explain(exc)}") from exc
     touched = Evolver(store, scope).apply([item], "user")
     if not touched:
         raise InvalidInput("the memory changed nothing")
@@ -103,6 +106,8 @@ def correct(store: Store, scope: Scope, memory_id: int, changes: dict[str, Any])
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"cannot edit {sorted(unknown)}; editable: {sorted(allowed)}")
+    if all(v is None for v in changes.values()):
+        raise InvalidInput(f"nothing to change; editable: {sorted(allowed)}")
     fields = {
         "kind": old.kind,
         "key": old.key,
@@ -119,8 +124,8 @@ def correct(store: Store, scope: Scope, memory_id: int, changes: dict[str, Any])
         fields["text"] = ""
     try:
         item = MemoryIn.model_validate(fields)
-    except ValueError as exc:
-        raise InvalidInput(f"invalid edit: {exc}") from exc
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid edit: {explain(exc)}") from exc
     now = utcnow()
     with store.transaction():
         # Close the old version first, so that the correction never merges back into it.
@@ -157,38 +162,18 @@ def pin(store: Store, scope: Scope, memory_id: int, pinned: bool = True) -> Memo
 
 def import_memories(store: Store, scope: Scope, data: UserExport, id_map: dict[int, int]) -> None:
     """Restore exported memories, their history and summaries, with event ids remapped."""
-    mem_map: dict[int, int] = {}
     with store.transaction():
-        for m in data.memories:
-            item = NewMemory(
-                kind=m.kind,
-                key=m.key,
-                value=m.value,
-                polarity=m.polarity,
-                strength=m.strength,
-                confidence=m.confidence,
-                multi=m.multi,
-                text=m.text,
-                source=m.source,
-                valid_from=m.valid_from,
-                created_at=m.created_at,
-                status=m.status,
-                pinned=m.pinned,
-                valid_to=m.valid_to,
-                updated_at=m.updated_at,
-                evidence=[id_map[e] for e in m.evidence if e in id_map],
-            )
-            mem_map[m.id] = store.add_memory(scope, item)
-        for m in data.memories:
-            if m.superseded_by in mem_map:
-                store.set_superseded_by(scope, mem_map[m.id], mem_map[m.superseded_by])
-        for c in data.changes:
-            if c.memory_id in mem_map:
-                other = mem_map.get(c.other_id) if c.other_id is not None else None
-                store.log_change(scope, mem_map[c.memory_id], c.action, at=c.at, detail=c.detail, other_id=other)
-        for s in data.summaries:
-            covered = max((new for old, new in id_map.items() if old <= s.covers_to_event), default=0)
-            store.add_summary(scope, s.task, s.text, covered, s.events_covered, s.created_at)
+        # What the user already holds (the same export imported again) is not stored twice.
+        held = {_identity(m): m.id for m in store.memories(scope)}
+        present = {m.id: held[_identity(m)] for m in data.memories if _identity(m) in held}
+        have = {(s.task, s.text, s.created_at) for s in store.summaries(scope, latest=False)}
+        summaries = [s for s in data.summaries if (s.task, s.text, s.created_at) not in have]
+        restore_memories(store, scope, data.memories, data.changes, summaries, id_map, present)
+
+
+def _identity(m: Memory) -> tuple[object, ...]:
+    """What makes two stored memories the same one, apart from ids and evidence."""
+    return (m.kind, m.key, m.value, m.polarity, m.text, m.source, m.status, m.valid_from, m.valid_to, m.created_at)
 
 
 def template_summary(p: Profile) -> str:

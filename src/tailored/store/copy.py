@@ -43,7 +43,8 @@ import numpy as np
 
 from ..errors import InvalidInput, StoreError, TailoredError
 from ..types import Event, EventIn, Memory, MemoryChange, Summary
-from .base import NewMemory, Scope, Store
+from .base import Scope, Store
+from .restore import remap_event, restore_memories
 
 Outcome = Literal["copied", "skipped", "resumed", "replaced"]
 BATCH = 1000  # events per add_events call
@@ -279,48 +280,10 @@ def write_user(store: Store, data: UserData) -> None:
         for start in range(0, len(pairs), BATCH):
             chunk = pairs[start : start + BATCH]
             store.save_vectors(scope, [i for i, _ in chunk], np.stack([v for _, v in chunk]), model)
-    # Memories, their log and summaries the way memory.profile.import_memories restores an
-    # export (that module sits above the store layer, so it cannot be called from here).
-    mem_map: dict[int, int] = {}
-    for m in data.memories:
-        item = NewMemory(
-            kind=m.kind,
-            key=m.key,
-            value=m.value,
-            polarity=m.polarity,
-            strength=m.strength,
-            confidence=m.confidence,
-            multi=m.multi,
-            text=m.text,
-            source=m.source,
-            valid_from=m.valid_from,
-            created_at=m.created_at,
-            status=m.status,
-            pinned=m.pinned,
-            valid_to=m.valid_to,
-            updated_at=m.updated_at,
-            evidence=[id_map[e] for e in m.evidence if e in id_map],
-        )
-        mem_map[m.id] = store.add_memory(scope, item)
-    for m in data.memories:
-        if m.superseded_by in mem_map:
-            store.set_superseded_by(scope, mem_map[m.id], mem_map[m.superseded_by])
-    for c in data.changes:
-        if c.memory_id in mem_map:
-            other = mem_map.get(c.other_id) if c.other_id is not None else None
-            store.log_change(scope, mem_map[c.memory_id], c.action, at=c.at, detail=c.detail, other_id=other)
-    old_ids = sorted(id_map)
-
-    def remap(event_id: int) -> int:
-        """The new id of the last event up to ``event_id`` (0: before all)."""
-        n = bisect.bisect_right(old_ids, event_id)
-        return id_map[old_ids[n - 1]] if n else 0
-
-    for s in data.summaries:
-        store.add_summary(scope, s.task, s.text, remap(s.covers_to_event), s.events_covered, s.created_at)
+    restore_memories(store, scope, data.memories, data.changes, data.summaries, id_map)
     for name, mark in data.marks.items():
         current = store.extraction_mark(scope, name)
-        if not store.advance_mark(scope, name, expected=current, new=remap(mark)):
+        if not store.advance_mark(scope, name, expected=current, new=remap_event(id_map, mark)):
             raise StoreError(f"user {scope.user_id!r}: extraction mark {name!r} moved during the copy")
 
 
