@@ -43,7 +43,7 @@ run: install model
 	$(VENV)/bin/tailored demo
 	$(VENV)/bin/tailored serve
 
-# The style is held by tools: formatting, lint, types and the layer contract of DESIGN.md.
+# The style is held by tools: formatting, lint, types and the layer contracts (see the README).
 lint: install
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/ruff check src tests

@@ -174,3 +174,13 @@ def test_models_cli_sees_the_pulled_model() -> None:
     assert rows["qwen2.5-1.5b"]["present"] is True
     pulled = subprocess.run([*run, "pull", "qwen2.5-1.5b"], capture_output=True, text=True, env=env, timeout=60)
     assert pulled.returncode == 0 and "present and verified" in pulled.stderr
+
+
+def test_an_answer_cut_by_max_tokens_says_length(tmp_path: Path, qwen) -> None:  # type: ignore[no-untyped-def]
+    from tailored.testing import HashEmbedder
+
+    with Engine(tmp_path / "cut.db", embedder=HashEmbedder()) as eng:
+        ask = [{"role": "user", "content": "Count from one to twenty in words."}]
+        cut = eng.chat("ana", ask, model=qwen, max_tokens=3, memory=False)
+        whole = eng.chat("ana", [{"role": "user", "content": "Say OK."}], model=qwen, max_tokens=20, memory=False)
+    assert (cut.finish_reason, whole.finish_reason) == ("length", "stop")

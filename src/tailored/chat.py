@@ -70,7 +70,11 @@ class _Finish:
         self.context, self.model, self.session_id, self.prompt_tokens = context, model, session_id, prompt_tokens
 
     def __call__(
-        self, answer: str, completion_tokens: int | None = None, prompt_tokens: int | None = None
+        self,
+        answer: str,
+        completion_tokens: int | None = None,
+        prompt_tokens: int | None = None,
+        finish_reason: str | None = None,
     ) -> ChatResult:
         stored: list[int] = []
         if self.memory and answer.strip():
@@ -86,6 +90,7 @@ class _Finish:
             prompt_tokens=prompt_tokens if prompt_tokens is not None else self.prompt_tokens,
             completion_tokens=completion_tokens if completion_tokens is not None else self.model.count_tokens(answer),
             model=self.model.name,
+            finish_reason=finish_reason or "stop",
         )
 
 
@@ -178,4 +183,4 @@ def personalized_chat(
     if stream:
         return ChatStream(model.stream(msgs, max_tokens=max_tokens, temperature=temperature), finish, ctx)
     out = model.generate(msgs, max_tokens=max_tokens, temperature=temperature)
-    return finish(out.text, out.completion_tokens, out.prompt_tokens or prompt_tokens)
+    return finish(out.text, out.completion_tokens, out.prompt_tokens or prompt_tokens, out.finish_reason)

@@ -481,6 +481,7 @@ class ChatResult(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
+    finish_reason: str = Field("stop", description="stop, or length when max_tokens cut the answer")
 
 
 class Explanation(BaseModel):

@@ -81,8 +81,9 @@ def delete_memory(engine: EngineDep, user_id: str, memory_id: MemoryId) -> Memor
 
 
 @router.post("/memories/{memory_id}/pin", response_model=Memory)
-def pin_memory(engine: EngineDep, user_id: str, memory_id: MemoryId, body: PinRequest) -> Memory:
-    return engine.pin(user_id, memory_id, pinned=body.pinned)
+def pin_memory(engine: EngineDep, user_id: str, memory_id: MemoryId, body: PinRequest | None = None) -> Memory:
+    """Pin (no body, or ``{"pinned": true}``) or unpin (``{"pinned": false}``)."""
+    return engine.pin(user_id, memory_id, pinned=body.pinned if body is not None else True)
 
 
 @router.post("/summarize", response_model=Summary)
