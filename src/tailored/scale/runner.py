@@ -6,7 +6,7 @@ whose worker process died is rerun by Ray itself (``max_retries=retries``; a dea
 worker reports nothing, so the whole partition runs again, which is safe for ``embed``,
 ``extract`` and ``summarize``: each does only what is still missing). An ``import``
 partition is not rerun after a dead worker, since importing one file twice stores its
-memories twice: its files are reported failed instead.
+events that have no source id twice: its files are reported failed instead.
 """
 
 from __future__ import annotations
