@@ -171,6 +171,16 @@ def test_embed_on_ray_is_the_loop_and_the_first_search(ray_local: Any, new_url: 
     assert (again.ok, again.count) == (len(USERS), 0)  # nothing left to embed
 
 
+def test_a_failing_user_is_sent_again_alone(ray_local: Any, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    fill(url)
+    items = [Item("default", USERS[0]), Item("default", " "), Item("default", USERS[1])]  # a blank id fails
+    report = run_ray(Job("extract", url, embedder="hash"), [items], retries=2)
+    assert (report.ok, report.failed, report.resubmitted) == (2, 1, 2)
+    assert report.failures == [{"item": "default/ ", "error": report.failures[0]["error"]}]
+    assert "InvalidInput" in report.failures[0]["error"]
+
+
 def test_cli_ray_job_ships_a_relative_sqlite_path(
     ray_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
