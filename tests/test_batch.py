@@ -222,6 +222,9 @@ def test_a_failing_user_is_retried_then_reported(tmp_path: Path) -> None:
     report = run_loop(Job("extract", url, embedder="hash"), partition(items, 3), retries=2)
     assert (report.ok, report.failed, report.resubmitted) == (len(USERS), 1, 2)
     assert report.failures[0]["item"] == "default/ " and "InvalidInput" in report.failures[0]["error"]
+    unknown = run_loop(Job("extract", url, extractor="nonesuch"), partition(items[:2], 3), retries=1)
+    assert (unknown.ok, unknown.failed, unknown.resubmitted) == (0, 2, 1)
+    assert "nonesuch" in unknown.failures[0]["error"]
 
 
 def test_cli_import_and_summarize_in_one_process(tmp_path: Path) -> None:

@@ -11,13 +11,18 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from ..embed import Embedder, load_embedder
 from ..engine import Engine
 from ..errors import InvalidInput
+from ..llm import load_chat_model
+from ..memory import load_extractor
+from ..memory.base import Extractor
 from ..retrieve.index import embed_text
 from ..store import Scope
 
@@ -96,10 +101,11 @@ def _run_item(eng: Engine, job: Job, item: Item) -> int:
     if job.kind == "embed":
         return fill_vectors(view, item.user)
     if job.kind == "extract":
-        return len(view.extract(item.user, job.extractor))
+        return len(view.extract(item.user, _loaded("extractor", job.extractor, lambda: load_extractor(job.extractor))))
     if job.kind == "summarize":
+        model = None if job.model is None else _loaded("chat", job.model, lambda: load_chat_model(job.model))
         before = view.store.summaries(Scope(view.tenant, item.user), job.task)
-        after = view.summarize(item.user, task=job.task, model=job.model, force=job.force)
+        after = view.summarize(item.user, task=job.task, model=model, force=job.force)
         return int(not before or before[-1].id != after.id)
     if job.kind == "import":
         return len(view.import_user(item.path).added)
@@ -108,13 +114,35 @@ def _run_item(eng: Engine, job: Job, item: Item) -> int:
     raise InvalidInput(f"unknown batch job {job.kind!r}")
 
 
+# Models this process loaded, by (role, name): a Ray worker runs many partitions, and
+# loading an embedder, an extractor or a chat model once per partition would cost seconds each.
+_LOADED: dict[tuple[str, str | None], Any] = {}
+
+
+def _loaded(role: str, name: str | None, load: Callable[[], Any]) -> Any:
+    if (role, name) not in _LOADED:
+        _LOADED[role, name] = load()
+    return _LOADED[role, name]
+
+
+def _engine(job: Job, tenant: str) -> Engine:
+    """An engine on the job's store, with the models this process already loaded."""
+    embedder: str | Embedder = job.embedder
+    if job.kind == "embed":
+        embedder = _loaded("embedder", job.embedder, lambda: load_embedder(job.embedder))
+    extractor: str | Extractor = job.extractor
+    if job.kind in ("extract", "summarize"):
+        extractor = _loaded("extractor", job.extractor, lambda: load_extractor(job.extractor))
+    return Engine(job.url, tenant=tenant, embedder=embedder, extractor=extractor)
+
+
 def run_partition(job: Job, index: int, items: list[Item]) -> PartitionResult:
     """Run ``job`` for each item with one engine of this process; never raises for a
     user's failure (it is recorded), only when the store cannot be opened at all."""
     start = time.perf_counter()
     out = PartitionResult(index, worker=f"{socket.gethostname()}:{os.getpid()}")
     tenant = items[0].tenant if items else "default"
-    with Engine(job.url, tenant=tenant, embedder=job.embedder, extractor=job.extractor) as eng:
+    with _engine(job, tenant) as eng:
         for item in items:
             t = time.perf_counter()
             try:

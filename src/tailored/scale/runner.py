@@ -105,18 +105,26 @@ def run_loop(
     start = time.perf_counter()
     report = BatchReport(job.kind, "loop", 1, len(partitions), sum(map(len, partitions)))
     for index, items in enumerate(partitions):
-        result = run_partition(job, index, items)
+        result = _attempt(job, index, items)
         for _ in range(retries):
             if not result.failed:
                 break
             report.resubmitted += 1
-            again = run_partition(job, index, result.failed)
-            result = _merge(result, again)
+            result = _merge(result, _attempt(job, index, result.failed))
         _tally(report, result, result.results)
         if progress is not None:
             progress(result)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _attempt(job: Job, index: int, items: list[Item]) -> PartitionResult:
+    """``run_partition``, with an error that stopped the whole partition (the store or a
+    model did not open) recorded for each of its items, as a failed Ray task is."""
+    try:
+        return run_partition(job, index, items)
+    except Exception as exc:  # noqa: BLE001 - reported per user, like a failed task
+        return PartitionResult(index, [ItemResult(i, False, error=f"{type(exc).__name__}: {exc}") for i in items])
 
 
 def _merge(first: PartitionResult, again: PartitionResult) -> PartitionResult:
