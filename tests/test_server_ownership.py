@@ -110,3 +110,13 @@ def test_a_second_context_request_does_not_embed_the_profile_again(tmp_path: Pat
         c.delete("/v1/users/ana")
     assert engine._memory_vectors._users == {}  # erase drops the cached vectors too
     engine.close()
+
+
+def test_the_first_search_embeds_deferred_events_once(tmp_path: Path) -> None:
+    """Events added with ``embed=False`` were embedded twice at the first search."""
+    embedder = CountingEmbedder()
+    with Engine(tmp_path / "d.db", embedder=embedder) as eng:
+        eng.add([{"user_id": "ana", "role": "user", "text": f"note {i} about gardens"} for i in range(10)], embed=False)
+        assert eng.search("ana", "gardens")
+        assert len(embedder.seen) == 11  # ten events and the query
+        assert len(eng.search("ana", "notes on gardens")) == 10 and len(embedder.seen) == 12

@@ -226,13 +226,14 @@ class UserIndexCache:
         missing = np.flatnonzero(~data.has_vector)
         if len(missing) == 0:
             return data
+        if data.vectors.shape[1] != self.embedder.dimensions:
+            # No vector of this width yet (none at all, or another model's): embed every row.
+            data.vectors = np.zeros((len(data.ids), self.embedder.dimensions), dtype=np.float32)
+            data.has_vector[:] = False
+            missing = np.arange(len(data.ids))
         texts = [embed_text(data.roles[i], data.texts[i]) for i in missing]
         vecs = self.embedder.embed(texts)
         self.store.save_vectors(scope, [int(data.ids[i]) for i in missing], vecs, self.embedder.name)
-        if data.vectors.shape[1] != self.embedder.dimensions:
-            data.vectors = np.zeros((len(data.ids), self.embedder.dimensions), dtype=np.float32)
-            data.has_vector[:] = False
-            return self._fill_vectors(scope, data)
         data.vectors[missing] = vecs
         data.has_vector[missing] = True
         return data
