@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retrieval": ("retrieval", "retrieval"),
     "ingest": ("speed", "ingest"),
     "latency": ("speed", "latency"),
+    "scale": ("scale", "scale"),
     "serve": ("serve", "serve"),
     "qa": ("qa", "qa"),
     "extraction": ("extraction", "extraction"),
