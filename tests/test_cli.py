@@ -196,9 +196,7 @@ def test_a_reader_refuses_a_missing_store_and_creates_nothing(tmp_path: Path, ar
     db = tmp_path / "sub" / "missing.db"
     out = run(*args, "--db", str(db), env_db=tmp_path / "unused.db")
     assert out.returncode == 1, out.stdout
-    assert out.stderr.strip().splitlines() == [
-        f"Error: no store at {db}; pass --db or set $TAILORED_DB ('tailored add' creates one)"
-    ]
+    assert out.stderr.strip().splitlines() == [f"Error: no store at {db}; check --db ('tailored add' creates one)"]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -67,7 +67,8 @@ def require_store(db: str | None) -> None:
     """
     path = sqlite_file(db or default_store_url())
     if path is not None and not path.is_file():
-        raise NotFound(f"no store at {path}; pass --db or set $TAILORED_DB ('tailored add' creates one)")
+        hint = "check --db" if db else "pass --db or set $TAILORED_DB"
+        raise NotFound(f"no store at {path}; {hint} ('tailored add' creates one)")
 
 
 def open_engine(db: str | None, tenant: str = "default", embedder: str = "minilm", *, create: bool = True) -> Engine:
