@@ -110,7 +110,7 @@ def test_an_empty_database_lists_every_step_without_writing_then_migrates(
     store = open_store(url, migrate=False)
     try:
         pending = store.migrate(dry_run=True)
-        assert pending == ["m001_events", "m002_vectors", "m003_api_keys", "m004_memories"]
+        assert pending == ["m001_events", "m002_vectors", "m003_api_keys", "m004_memories", "m005_user_heads"]
         assert store.migrate(dry_run=True) == pending  # nothing was recorded
         assert "table events is missing" in store.integrity_check()
         assert store.migrate() == pending and store.integrity_check() == "ok"
@@ -167,3 +167,27 @@ def test_an_erase_by_a_role_that_cannot_rewrite_the_tables_says_so(
         assert app.list_events(ANA) == []  # the rows are gone all the same
     finally:
         app.close()
+
+
+def test_the_head_rows_step_counts_the_events_an_older_database_holds(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """m005 fills a head row per user from the events already stored."""
+    from tailored.store import Scope
+    from tailored.store.postgres.schema import migrations
+
+    url = postgres_server.url(tmp_path, "older")
+    store = open_store(url, migrate=False)
+    try:
+        with store._pool.connection() as conn:  # type: ignore[attr-defined]
+            migrations.apply(conn, stop_before="m005_user_heads")
+            conn.execute(
+                "INSERT INTO events (tenant, user_id, kind, text, happened_at, ingested_at)"
+                " SELECT 't1', 'ana', 'message', 'old ' || g, now(), now() FROM generate_series(1, 7) g"
+            )
+        assert store.migrate() == ["m005_user_heads"]
+        version = store.user_version(Scope("t1", "ana"))
+        assert version[0] == 7 and version == store.user_index(Scope("t1", "ana"), "m").version
+        assert store.user_version(Scope("t1", "bo")) == (0, 0, 0)
+    finally:
+        store.close()

@@ -169,6 +169,28 @@ def m004_memories(conn: Conn) -> None:
     )
 
 
+@migrations
+def m005_user_heads(conn: Conn) -> None:
+    # One row per user with events: how many, the highest id and its ingest time. It is the
+    # user's version, which retrieval checks on every search, in one key lookup; counting
+    # the user's rows took 11-28 ms for a user with 100,000 events.
+    conn.execute(
+        f"""CREATE TABLE user_heads (
+            {_OWNER},
+            events bigint NOT NULL,
+            max_id bigint NOT NULL,
+            max_ingested_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant, user_id)
+        )"""
+    )
+    conn.execute(
+        "INSERT INTO user_heads (tenant, user_id, events, max_id, max_ingested_at)"
+        " SELECT h.tenant, h.user_id, h.n, h.m, e.ingested_at FROM"
+        " (SELECT tenant, user_id, count(*) AS n, max(id) AS m FROM events GROUP BY tenant, user_id) h"
+        " JOIN events e ON e.tenant = h.tenant AND e.user_id = h.user_id AND e.id = h.m"
+    )
+
+
 TABLES = (
     "events",
     "vectors",
@@ -178,7 +200,17 @@ TABLES = (
     "memory_log",
     "summaries",
     "extraction_marks",
+    "user_heads",
 )
 """Every table of the schema; ``USER_TABLES`` are those an erase deletes from."""
 
-USER_TABLES = ("memory_log", "memory_evidence", "vectors", "memories", "summaries", "extraction_marks", "events")
+USER_TABLES = (
+    "memory_log",
+    "memory_evidence",
+    "vectors",
+    "memories",
+    "summaries",
+    "extraction_marks",
+    "user_heads",
+    "events",
+)

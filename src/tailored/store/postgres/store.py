@@ -261,6 +261,7 @@ class PostgresStore(MemoryTables):
                     [(tenant, events[i].user_id, eid, model, _vec(vectors[i])) for i, eid in stored],
                 )
             added = [eid for _, eid in stored]
+            _advance_heads(conn, tenant, [(events[i].user_id, eid) for i, eid in stored], now)
         duplicates += len(fresh) - len(added)
         embedded = len(added) if vectors is not None else 0
         return AddResult(added=added, duplicates=duplicates, embedded=embedded)
@@ -367,8 +368,14 @@ class PostgresStore(MemoryTables):
 
     def user_version(self, scope: Scope, up_to_id: int | None = None) -> tuple[int, int, int]:
         """(events, highest id, ingest time of that event in microseconds) of the user,
-        among ids <= ``up_to_id`` if given: count and highest id from the primary key,
-        the ingest time from one row."""
+        among ids <= ``up_to_id`` if given. The whole-user version is the user's head row
+        (one key lookup); a prefix is counted through the primary key."""
+        if up_to_id is None:
+            rows = self._read(
+                f"SELECT events, max_id, {us_sql('max_ingested_at')} FROM user_heads WHERE {_MINE}",
+                (scope.tenant, scope.user_id),
+            )
+            return (int(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else (0, 0, 0)
         row = self._read(
             f"SELECT c, m, coalesce((SELECT {us_sql('ingested_at')} FROM events WHERE {_MINE} AND id = m), 0)"
             f" FROM (SELECT count(*) AS c, coalesce(max(id), 0) AS m FROM events WHERE {_MINE} AND id <= %s) s",
@@ -566,6 +573,22 @@ def _insert_events(conn: Conn, tenant: str, events: Sequence[EventIn], now: Any)
         if not cur.nextset():
             break
     return ids
+
+
+def _advance_heads(conn: Conn, tenant: str, stored: Sequence[tuple[str, int]], now: Any) -> None:
+    """Count a batch's new events into their users' head rows. The per-user lock of
+    ``add_events`` is held, so a batch's ids are the highest its users have."""
+    heads: dict[str, tuple[int, int]] = {}
+    for user, eid in stored:
+        n, top = heads.get(user, (0, 0))
+        heads[user] = (n + 1, max(top, eid))
+    if heads:
+        conn.cursor().executemany(
+            "INSERT INTO user_heads (tenant, user_id, events, max_id, max_ingested_at) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (tenant, user_id) DO UPDATE SET events = user_heads.events + excluded.events,"
+            " max_id = excluded.max_id, max_ingested_at = excluded.max_ingested_at",
+            [(tenant, user, n, top, now) for user, (n, top) in heads.items()],
+        )
 
 
 def _vec(v: np.ndarray) -> np.ndarray:
