@@ -11,6 +11,14 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ..embed import Embedder
 from ..errors import NotFound
@@ -19,6 +27,17 @@ DATA_ENV = "TAILORED_DATA"
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder the report, its JSON and any plot go to.")]
 """Every bench command that writes a report names its folder ``--out``."""
+
+
+def progress_columns() -> tuple[ProgressColumn, ...]:
+    """The columns of every bench's progress bars: what, how far, how long, how long left."""
+    return (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
 
 
 def data_dir() -> Path:

@@ -33,13 +33,13 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from ..errors import InvalidInput, TailoredError
 from ..memory.base import Extractor
 from ..types import Event, MemoryIn
-from .common import OutOpt, data_dir, machine, require, write_json
+from .common import OutOpt, data_dir, machine, progress_columns, require, write_json
 from .report import table
 
 DATASETS = ("synthetic-persona-chat",)
@@ -516,14 +516,7 @@ def extraction(
     if batch_turns != 16:
         parts.append(f"--batch-turns {batch_turns}")
     parts.append(f"--data {shlex.quote(str(folder))}")
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
+    with Progress(*progress_columns(), console=console) as progress:
         report = run_benchmark(
             extractor,
             folder,

@@ -58,12 +58,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -74,7 +69,7 @@ from ..errors import InvalidInput
 from ..llm import ChatModel, load_chat_model
 from ..memory.rules import extract_text
 from ..types import EventIn
-from .common import CachedEmbedder, OutOpt, data_dir, machine, require, write_json
+from .common import CachedEmbedder, OutOpt, data_dir, machine, progress_columns, require, write_json
 
 console = Console(stderr=True)
 
@@ -949,13 +944,7 @@ def run(
     result: dict[str, Any] = {}
     try:
         burier = Burier(engine, filler, max([*turns, mcq_turns if mcq_items else 0]))
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
+        columns = progress_columns()
         rows: list[Recall] = []
         started = time.perf_counter()
         with Progress(*columns, console=console, transient=True) as progress:

@@ -35,7 +35,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from ..embed import Embedder, load_embedder
@@ -43,7 +43,7 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from ..store import Scope, Store, open_store
 from ..types import EventIn
-from .common import OutOpt, machine, write_json
+from .common import OutOpt, machine, progress_columns, write_json
 from .speed import _OBJECTS, _SUBJECTS, _VERBS, _WHEN, _timed, _timings
 
 console = Console()
@@ -343,13 +343,7 @@ def scale(
     args = {"batch": batch, "queries": queries, "seed": seed}
     load_start = os.getloadavg()
     results: list[dict[str, Any]] = []
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
+    columns = progress_columns()
     with tempfile.TemporaryDirectory(prefix="tailored-scale-") as tmp, Progress(*columns, console=console) as progress:
         for name in names:
             with _empty_store(name, db, Path(tmp)) as (url, path):
