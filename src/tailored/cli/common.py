@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from ..engine import Engine, default_store_url
 from ..errors import InvalidInput, NotFound
+from ..store import local_file
 
 console = Console()
 err_console = Console(stderr=True)
@@ -41,18 +41,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The file a store URL names (``sqlite:///PATH?options`` or a plain path), or None when
-    it names no file on disk (another scheme, ``:memory:``): only a SQLite file can be
-    checked before opening."""
-    if "://" in url and not url.startswith("sqlite:///"):
-        return None
-    path = url.removeprefix("sqlite:///").partition("?")[0]
-    if path in ("", ":memory:") or path.startswith("file:"):
-        return None
-    return Path(path).expanduser()
-
-
 def require_store(db: str | None) -> None:
     """Refuse a SQLite store that does not exist.
 
@@ -65,7 +53,7 @@ def require_store(db: str | None) -> None:
     NotFound
         The store is a SQLite path with no file behind it.
     """
-    path = sqlite_file(db or default_store_url())
+    path = local_file(db or default_store_url())
     if path is not None and not path.is_file():
         hint = "check --db" if db else "pass --db or set $TAILORED_DB"
         raise NotFound(f"no store at {path}; {hint} ('tailored add' creates one)")

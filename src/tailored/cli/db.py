@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,11 +10,11 @@ from rich.table import Table
 
 from .. import embed, plugins
 from ..engine import default_store_url
-from ..errors import InvalidInput, ModelError, NotFound
+from ..errors import InvalidInput, ModelError
 from ..memory import available_extractors
-from ..store import Store, open_store, scheme_of
+from ..store import Store, open_store
 from ..store.copy import CopyReport, UserResult, copy_store, count_users, same_store
-from .common import DbOpt, JsonOpt, console, err_console, print_json, print_table
+from .common import DbOpt, JsonOpt, console, err_console, print_json, print_table, require_store
 
 app = typer.Typer(help="Schema migrations and integrity of the store, and copying it.", no_args_is_help=True)
 
@@ -23,11 +22,8 @@ app = typer.Typer(help="Schema migrations and integrity of the store, and copyin
 def _open(db: str | None) -> Store:
     """The store, not migrated; a SQLite file must exist (these commands inspect a store,
     never create one)."""
-    url = db or default_store_url()
-    path = url.removeprefix("sqlite:///")
-    if scheme_of(url) == "sqlite" and not Path(path).is_file():
-        raise NotFound(f"no store at {path}")
-    return open_store(url, migrate=False)
+    require_store(db)
+    return open_store(db or default_store_url(), migrate=False)
 
 
 @app.command()

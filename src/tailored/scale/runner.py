@@ -15,11 +15,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
 from ..errors import InvalidInput, TailoredError
+from ..store import local_file, scheme_of
 from .jobs import Item, ItemResult, Job, PartitionResult, run_partition
 
 Progress = Callable[[PartitionResult], None]
@@ -61,12 +61,13 @@ def shippable_url(url: str) -> str:
     InvalidInput
         An in-memory SQLite store, which no other process can open.
     """
-    if "://" in url and not url.startswith("sqlite:///"):
+    if scheme_of(url) != "sqlite":
         return url
-    path, sep, query = url.removeprefix("sqlite:///").partition("?")
-    if path in ("", ":memory:") or path.startswith("file:"):
+    path = local_file(url)
+    if path is None:
         raise InvalidInput(f"a batch job needs a store every worker can open, not {url!r}")
-    return f"sqlite:///{Path(path).expanduser().resolve()}{sep}{query}"
+    _, sep, query = url.partition("?")
+    return f"sqlite:///{path.resolve()}{sep}{query}"
 
 
 def list_users(url: str, tenant: str) -> list[Item]:

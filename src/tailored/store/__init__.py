@@ -37,6 +37,20 @@ GROUP = "tailored.stores"
 BUILTINS = {"sqlite": "tailored.store.sqlite:SQLiteStore"}
 
 
+def local_file(url: str | Path) -> Path | None:
+    """The file a SQLite store URL names (``sqlite:///PATH?options`` or a plain path), or
+    None when the URL names no file on this disk (another backend, ``:memory:``). The one
+    reading of SQLite URLs outside the backend: whether a store exists, whether two URLs
+    name one store, and what another process must open."""
+    text = str(url)
+    if scheme_of(text) != "sqlite":
+        return None
+    path = text.removeprefix("sqlite:///").partition("?")[0]
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return None
+    return Path(path).expanduser()
+
+
 def available_stores() -> list[str]:
     return plugins.available(GROUP, BUILTINS)
 
@@ -71,6 +85,7 @@ __all__ = [
     "SummaryStore",
     "UserIndexData",
     "available_stores",
+    "local_file",
     "open_store",
     "scheme_of",
 ]

@@ -36,15 +36,15 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import InvalidInput, StoreError, TailoredError
 from ..types import Event, EventIn, Memory, MemoryChange, Summary
+from . import local_file
 from .base import Scope, Store
-from .restore import remap_event, restore_memories
+from .restore import event_remapper, restore_memories
 
 Outcome = Literal["copied", "skipped", "resumed", "replaced"]
 BATCH = 1000  # events per add_events call
@@ -281,9 +281,10 @@ def write_user(store: Store, data: UserData) -> None:
             chunk = pairs[start : start + BATCH]
             store.save_vectors(scope, [i for i, _ in chunk], np.stack([v for _, v in chunk]), model)
     restore_memories(store, scope, data.memories, data.changes, data.summaries, id_map)
+    remap = event_remapper(id_map)
     for name, mark in data.marks.items():
         current = store.extraction_mark(scope, name)
-        if not store.advance_mark(scope, name, expected=current, new=remap_event(id_map, mark)):
+        if not store.advance_mark(scope, name, expected=current, new=remap(mark)):
             raise StoreError(f"user {scope.user_id!r}: extraction mark {name!r} moved during the copy")
 
 
@@ -327,12 +328,10 @@ class CopyReport:
 
 def _resolved(url: str) -> str:
     """A URL in a form two spellings of one store share: a SQLite file's real path."""
-    text = url.split("?", 1)[0]
-    if "://" not in text or text.startswith("sqlite:///"):
-        path = text.removeprefix("sqlite:///")
-        if path and path != ":memory:" and not path.startswith("file:"):
-            return "sqlite:" + os.path.realpath(Path(path).expanduser())
-    return text.rstrip("/")
+    path = local_file(url)
+    if path is not None:
+        return "sqlite:" + os.path.realpath(path)
+    return url.split("?", 1)[0].rstrip("/")
 
 
 def same_store(a: str, b: str) -> bool:

@@ -4,7 +4,7 @@ remapped: shared by ``Engine.import_user`` (an export) and ``tailored db copy`` 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..types import Memory, MemoryChange, Summary
 from .base import NewMemory, Scope, Store
@@ -56,13 +56,19 @@ def restore_memories(
         if c.memory_id in added:
             other = mem_map.get(c.other_id) if c.other_id is not None else None
             store.log_change(scope, mem_map[c.memory_id], c.action, at=c.at, detail=c.detail, other_id=other)
+    remap = event_remapper(id_map)
     for s in summaries:
-        store.add_summary(scope, s.task, s.text, remap_event(id_map, s.covers_to_event), s.events_covered, s.created_at)
+        store.add_summary(scope, s.task, s.text, remap(s.covers_to_event), s.events_covered, s.created_at)
     return mem_map
 
 
-def remap_event(id_map: Mapping[int, int], event_id: int) -> int:
-    """The new id of the last old event up to ``event_id`` (0: before all of them)."""
+def event_remapper(id_map: Mapping[int, int]) -> Callable[[int], int]:
+    """A function giving, for an old event id, the new id of the last old event up to it
+    (0: before all of them): where a summary or a mark that pointed there now points."""
     old_ids = sorted(id_map)
-    n = bisect.bisect_right(old_ids, event_id)
-    return id_map[old_ids[n - 1]] if n else 0
+
+    def remap(event_id: int) -> int:
+        n = bisect.bisect_right(old_ids, event_id)
+        return id_map[old_ids[n - 1]] if n else 0
+
+    return remap
