@@ -1,0 +1,1 @@
+"""Recommendation: recommenders behind one interface, over the store's catalogue and interactions."""
