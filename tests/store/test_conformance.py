@@ -14,7 +14,7 @@ import pytest
 
 from tailored import Engine
 from tailored.errors import TailoredError
-from tailored.store import EventFilter, NewMemory, Scope, Store
+from tailored.store import EventFilter, NewMemory, Scope, Store, StoredKey
 from tailored.testing import HashEmbedder
 from tailored.types import EventIn
 
@@ -238,6 +238,20 @@ def test_keys_are_found_by_hash_listed_by_tenant_and_revoked_once(store: Store) 
     assert found is not None and found.revoked_at is not None
     with pytest.raises(TailoredError):
         store.create_key("k3", "t1", "hash1", False, None)  # one hash, one key
+
+
+def test_stored_keys_restore_exactly_once(store: Store) -> None:
+    store.create_key("k1", "t1", "hash1", True, "ops")
+    store.create_key("k2", "t1", "hash2", False, None)
+    store.revoke_key("k2")
+    kept = store.stored_keys("t1")
+    assert [(k.key.id, k.key_hash) for k in kept] == [("k1", "hash1"), ("k2", "hash2")]
+    assert store.stored_keys("t2") == []
+    assert not store.restore_key(kept[0])  # present: unchanged
+    moved = StoredKey(kept[1].key.model_copy(update={"id": "k9", "tenant": "t2"}), "hash9")
+    assert store.restore_key(moved)
+    assert store.stored_keys("t2") == [moved]  # times and revocation as given
+    assert store.find_key("hash9") == moved.key
 
 
 # -- transactions, schema ----------------------------------------------------------------

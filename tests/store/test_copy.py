@@ -142,10 +142,29 @@ def test_sqlite_to_sqlite_copies_everything_and_a_second_run_skips(source: Store
     rows = {t.tenant: t for t in report.tenants}
     assert (rows["t1"].copied, rows["t1"].skipped, rows["t2"].copied) == (4, 0, 2)
     assert rows["t1"].events == sum(len(source.list_events(Scope("t1", u))) for u in ("ana", "bo", "cy", "dee"))
-    assert rows["t1"].keys == 2 and rows["t1"].keys_missing == 2  # hashes cannot be read back
+    assert (rows["t1"].keys, rows["t1"].keys_skipped) == (2, 0)
+    assert sqlite_target.stored_keys("t1") == source.stored_keys("t1")  # hashes, times, revocation
+    live = sqlite_target.find_key("hash-one")
+    assert live is not None and live.tenant == "t1" and live.revoked_at is None
     again = copy(source, sqlite_target)
     assert [(t.copied, t.skipped) for t in again.tenants] == [(0, 4), (0, 2)]
+    assert [(t.keys, t.keys_skipped) for t in again.tenants] == [(0, 2), (0, 0)]
     assert snapshot(sqlite_target) == snapshot(source)
+
+
+def test_keys_revoked_in_the_source_are_revoked_on_the_target_and_other_secrets_conflict(
+    source: Store, sqlite_target: Store
+) -> None:
+    copy(source, sqlite_target)
+    source.revoke_key("k1")
+    copy(source, sqlite_target)
+    found = sqlite_target.find_key("hash-one")
+    assert found is not None and found.revoked_at is not None
+    source.create_key("k3", "t1", "hash-three", False, None)
+    sqlite_target.create_key("k3", "t1", "another-hash", False, None)
+    with pytest.raises(CopyConflict, match="another API key with id 'k3'"):
+        copy(source, sqlite_target)
+    assert sqlite_target.find_key("hash-three") is None
 
 
 def test_copied_data_keeps_its_links(source: Store, sqlite_target: Store) -> None:
@@ -171,8 +190,10 @@ def test_round_trip_through_postgresql(
     try:
         copy(source, pg)
         assert snapshot(pg) == snapshot(source)
+        assert pg.stored_keys("t1") == source.stored_keys("t1")
         copy(pg, sqlite_target)
         assert snapshot(sqlite_target) == snapshot(source)
+        assert sqlite_target.stored_keys("t1") == source.stored_keys("t1")
         again = copy(pg, sqlite_target)
         assert sum(t.skipped for t in again.tenants) == 6
     finally:
@@ -314,7 +335,7 @@ def test_cli_copies_reports_and_refuses(source: Store, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert [(t["tenant"], t["copied"], t["skipped"]) for t in report["tenants"]] == [("t1", 4, 0), ("t2", 2, 0)]
-    assert "2 API key(s) not copied" in out.stderr
+    assert [t["keys"] for t in report["tenants"]] == [2, 0]
     table = cli("--from", src, "--to", dst, *models)
     assert table.returncode == 0, table.stderr
     header, *rows = table.stdout.splitlines()

@@ -78,7 +78,8 @@ def _report_table(report: CopyReport) -> Table:
         table.add_column(header)
     for header in ("events skipped", "memories copied", "memories skipped", "log rows", "summaries", "vectors"):
         table.add_column(header)
-    table.add_column("keys not copied")
+    table.add_column("keys copied")
+    table.add_column("keys skipped")
     for t in report.tenants:
         table.add_row(
             *map(
@@ -96,7 +97,8 @@ def _report_table(report: CopyReport) -> Table:
                     t.changes,
                     t.summaries,
                     t.vectors,
-                    t.keys_missing,
+                    t.keys,
+                    t.keys_skipped,
                 ),
             )
         )
@@ -168,12 +170,6 @@ def copy(
             target.close()
     finally:
         source.close()
-    missing = sum(t.keys_missing for t in report.tenants)
-    if missing:
-        err_console.print(
-            f"{missing} API key(s) not copied: the store keeps only their hashes and gives none out;"
-            " create new ones on the target (tailored keys create)"
-        )
     if json_out:
         print_json(report.as_dict())
     else:

@@ -22,6 +22,7 @@ from .base import (
     NewMemory,
     Scope,
     Store,
+    StoredKey,
     SummaryStore,
     UserIndexData,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "NewMemory",
     "Scope",
     "Store",
+    "StoredKey",
     "SummaryStore",
     "UserIndexData",
     "available_stores",

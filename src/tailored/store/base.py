@@ -24,6 +24,7 @@ import numpy as np
 from ..types import (
     AddResult,
     ApiKey,
+    CatalogItem,
     Event,
     EventIn,
     Memory,
@@ -272,6 +273,15 @@ class SummaryStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class StoredKey:
+    """A key as stored: its public record and the hash of its secret. Only copying keys
+    between stores needs the hash; the secret itself is never stored anywhere."""
+
+    key: ApiKey
+    key_hash: str
+
+
 class KeyStore(Protocol):
     """API keys, stored as hashes only."""
 
@@ -287,8 +297,56 @@ class KeyStore(Protocol):
 
     def tenants(self) -> list[str]: ...
 
+    def stored_keys(self, tenant: str) -> list[StoredKey]:
+        """The tenant's keys with their hashes, oldest first (for ``db copy``)."""
+        ...
 
-class Store(EventStore, MemoryStore, SummaryStore, KeyStore, Protocol):
+    def restore_key(self, stored: StoredKey) -> bool:
+        """Insert a key exactly as given (hash, times, revocation); False, writing nothing,
+        when its id is already present."""
+        ...
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One user-item interaction event, as recommenders read it (a tenant-wide read)."""
+
+    user_id: str
+    item_id: str
+    kind: str
+    time_us: int
+    rating: float | None
+    event_id: int
+
+
+class CatalogStore(Protocol):
+    """The tenant's catalogue of items. What users did with items are their events (kinds
+    in ``types.INTERACTION_KINDS``, the item id in ``payload["item"]``), so export and
+    erase of a user cover their interactions with no part here."""
+
+    def put_catalog_items(self, tenant: str, items: Sequence[CatalogItem]) -> int:
+        """Insert or replace items by id, all of them or none; returns how many."""
+        ...
+
+    def catalog_items(
+        self, tenant: str, ids: Sequence[str] | None = None, limit: int | None = None, after: str = ""
+    ) -> list[CatalogItem]:
+        """Items by id order (those among ``ids`` when given; unknown ids are left out)."""
+        ...
+
+    def catalog_count(self, tenant: str) -> int: ...
+
+    def delete_catalog_items(self, tenant: str, ids: Sequence[str]) -> int: ...
+
+    def interactions(
+        self, tenant: str, kinds: Sequence[str], user_id: str | None = None
+    ) -> list[Interaction]:
+        """Interaction events of the tenant (of one user when given), in time order; events
+        whose payload names no item are left out."""
+        ...
+
+
+class Store(EventStore, MemoryStore, SummaryStore, KeyStore, CatalogStore, Protocol):
     """Everything persistence offers, behind one URL (``sqlite:///file.db``, ...)."""
 
     url: str

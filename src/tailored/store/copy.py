@@ -22,9 +22,13 @@ What the protocol does not offer, and how this works around it:
 - no list of a user's vector models: vectors are copied for the ``models`` the caller names;
 - no list of a user's extraction marks: marks are read for the ``extractors`` the caller
   names plus every memory source;
-- no key hashes (``ApiKey`` is the public record; ``find_key`` needs the hash): API keys
-  cannot be copied; they are counted, and those whose id the target lacks are reported;
-- ``add_events`` sets ingest times to now, ``create_key`` and ``revoke_key`` their own times.
+- ``add_events`` sets ingest times to now.
+
+API keys are tenant-level: each tenant's keys are copied with their hashes and times
+(``stored_keys`` / ``restore_key``), so the same secrets work on the target. A key already
+on the target is skipped when it has the same hash; with another hash or tenant it is a
+``CopyConflict``. A key revoked in the source is revoked in the target too; one revoked
+only in the target stays revoked.
 """
 
 from __future__ import annotations
@@ -314,8 +318,8 @@ class TenantReport:
     summaries: int = 0
     events_skipped: int = 0
     memories_skipped: int = 0
-    keys: int = 0  # API keys of the tenant in the source
-    keys_missing: int = 0  # of those, ids the target lacks (hashes cannot be copied)
+    keys: int = 0  # API keys copied
+    keys_skipped: int = 0  # already on the target with the same hash
 
 
 @dataclass
@@ -393,6 +397,25 @@ def copy_user(
     return UserResult(scope.tenant, scope.user_id, outcome, want.counts, want.checksum)
 
 
+def copy_keys(source: Store, target: Store, tenant: str) -> tuple[int, int]:
+    """Copy the tenant's API keys (see the module's docstring); (copied, skipped)."""
+    copied = skipped = 0
+    for stored in source.stored_keys(tenant):
+        if target.restore_key(stored):
+            copied += 1
+            continue
+        have = {k.key.id: k for k in target.stored_keys(tenant)}.get(stored.key.id)
+        if have is None or have.key_hash != stored.key_hash:
+            raise CopyConflict(
+                f"tenant {tenant!r}: the target holds another API key with id {stored.key.id!r}; revoke"
+                " and remove it there, or copy into another store"
+            )
+        if stored.key.revoked_at is not None and have.key.revoked_at is None:
+            target.revoke_key(stored.key.id, tenant)
+        skipped += 1
+    return copied, skipped
+
+
 def copy_store(
     source: Store,
     target: Store,
@@ -411,13 +434,10 @@ def copy_store(
         raise InvalidInput("name at least one embedding model whose vectors to copy")
     report = CopyReport()
     names = list(tenants) if tenants is not None else source.tenants()
-    target_keys = {k.id for k in target.list_keys()}
     for tenant in names:
         row = TenantReport(tenant)
         report.tenants.append(row)
-        keys = source.list_keys(tenant)
-        row.keys = len(keys)
-        row.keys_missing = sum(1 for k in keys if k.id not in target_keys)
+        row.keys, row.keys_skipped = copy_keys(source, target, tenant)
         for user_id in _users(source, tenant):
             result = copy_user(
                 source, target, Scope(tenant, user_id), models=models, extractors=extractors, replace=replace

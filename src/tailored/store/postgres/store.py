@@ -32,7 +32,7 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import InvalidInput, StoreError
 from ...types import AddResult, ApiKey, Event, EventIn, Stats, UserStats, utcnow
-from ..base import EventFilter, Scope, UserIndexData
+from ..base import EventFilter, Scope, StoredKey, UserIndexData
 from .codec import payload_json, us_sql
 from .memories import MemoryTables
 from .migrations import Conn
@@ -493,6 +493,22 @@ class PostgresStore(MemoryTables):
             params.append(tenant)
         with self._write("cannot revoke key") as conn:
             return conn.execute(sql, params).rowcount == 1
+
+    def stored_keys(self, tenant: str) -> list[StoredKey]:
+        rows = self._read(
+            f"SELECT {_KEY_COLS}, hash FROM api_keys WHERE tenant = %s ORDER BY created_at, id", (tenant,)
+        )
+        return [StoredKey(_row_key(r), r[6]) for r in rows]
+
+    def restore_key(self, stored: StoredKey) -> bool:
+        k = stored.key
+        with self._write("cannot restore key") as conn:
+            cur = conn.execute(
+                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_at, revoked_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (k.id, k.tenant, stored.key_hash, k.admin, k.label, k.created_at, k.revoked_at),
+            )
+            return cur.rowcount == 1
 
     def tenants(self) -> list[str]:
         rows = self._read(

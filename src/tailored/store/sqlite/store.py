@@ -28,7 +28,8 @@ import numpy as np
 
 from ...errors import InvalidInput, StoreError
 from ...types import AddResult, ApiKey, Event, EventIn, Stats, UserStats, utcnow
-from ..base import EventFilter, Scope, UserIndexData
+from ..base import EventFilter, Scope, StoredKey, UserIndexData
+from .catalog import CatalogTables
 from .codec import dt as _dt
 from .codec import encode as _encode
 from .codec import us as _us
@@ -97,7 +98,7 @@ def _user_stats(user_id: str, row: Row | None) -> UserStats:
     return UserStats(user_id=user_id, events=row[1], first=_dt(row[2]), last=_dt(row[3]))
 
 
-class SQLiteStore(MemoryTables):
+class SQLiteStore(MemoryTables, CatalogTables):
     """The embedded default store: one file. ``SQLiteStore.open(url)`` opens and migrates it.
 
     The file and its folder are created readable by the owner only (0600 / 0700): they
@@ -527,6 +528,21 @@ class SQLiteStore(MemoryTables):
             params.append(tenant)
         with self._write("cannot revoke key") as conn:
             return conn.execute(sql, params).rowcount == 1
+
+    def stored_keys(self, tenant: str) -> list[StoredKey]:
+        rows = self._read(f"SELECT {_KEY_COLS}, hash FROM api_keys WHERE tenant = ? ORDER BY created_us, id", (tenant,))
+        return [StoredKey(_row_key(r), r[6]) for r in rows]
+
+    def restore_key(self, stored: StoredKey) -> bool:
+        k = stored.key
+        revoked = None if k.revoked_at is None else _us(k.revoked_at)
+        with self._write("cannot restore key") as conn:
+            cur = conn.execute(
+                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_us, revoked_us)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
+                (k.id, k.tenant, stored.key_hash, int(k.admin), k.label, _us(k.created_at), revoked),
+            )
+            return cur.rowcount == 1
 
     def tenants(self) -> list[str]:
         rows = self._read(
