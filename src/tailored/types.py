@@ -490,3 +490,62 @@ class Explanation(BaseModel):
     memory: Memory
     evidence: list[Event]
     changes: list[MemoryChange]
+
+
+INTERACTION_KINDS = ("rating", "click", "purchase", "view")
+"""Event kinds that say a user met a catalogue item (the item id in ``payload["item"]``)."""
+
+
+class CatalogItem(BaseModel):
+    """One thing a tenant can recommend: a movie, a product, an article.
+
+    Items belong to the tenant, not to a user: every user of the tenant sees the same
+    catalogue, and what a user did with an item is an event of theirs.
+
+    Examples
+    --------
+    >>> CatalogItem(id="1", title="Toy Story (1995)", attributes={"genres": ["Animation"]}).id
+    '1'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    text: str = ""
+    attributes: dict[str, Any] = {}
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        return check_id(v, "item id")
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        if not v.strip() or len(v) > 1000:
+            raise ValueError("title must be 1-1000 characters")
+        return one_line(v, "title")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        if len(v) > MAX_TEXT_CHARS:
+            raise ValueError(f"text has {len(v)} characters; the limit is {MAX_TEXT_CHARS}")
+        return check_text(v, "text")
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _check_payload(v)
+
+
+class Recommendation(BaseModel):
+    """One recommended item with its score and why it was chosen."""
+
+    item: CatalogItem
+    score: float
+    rank: int
+    explanation: str = ""
+    because: list[str] = Field([], description="ids of the liked items or profile memories behind the pick")
+    source: str = Field("", description="the recommender that ranked it")

@@ -191,6 +191,24 @@ def m005_user_heads(conn: Conn) -> None:
     )
 
 
+@migrations
+def m006_catalog(conn: Conn) -> None:
+    # The tenant's catalogue for recommendation. Interactions with items are events (the
+    # item id in the payload), read tenant-wide by kind when a recommender is fitted.
+    conn.execute(
+        """CREATE TABLE catalog_items (
+            tenant text COLLATE "C" NOT NULL,
+            item_id text COLLATE "C" NOT NULL,
+            title text NOT NULL,
+            text text NOT NULL,
+            attributes json NOT NULL,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant, item_id)
+        )"""
+    )
+    conn.execute("CREATE INDEX events_kind ON events (tenant, kind)")
+
+
 TABLES = (
     "events",
     "vectors",
@@ -201,6 +219,7 @@ TABLES = (
     "summaries",
     "extraction_marks",
     "user_heads",
+    "catalog_items",
 )
 """Every table of the schema; ``USER_TABLES`` are those an erase deletes from."""
 

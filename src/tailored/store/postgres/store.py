@@ -33,6 +33,7 @@ from psycopg_pool import ConnectionPool
 from ...errors import InvalidInput, StoreError
 from ...types import AddResult, ApiKey, Event, EventIn, Stats, UserStats, utcnow
 from ..base import EventFilter, Scope, StoredKey, UserIndexData
+from .catalog import CatalogTables
 from .codec import payload_json, us_sql
 from .memories import MemoryTables
 from .migrations import Conn
@@ -123,7 +124,7 @@ class _Txn:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
-class PostgresStore(MemoryTables):
+class PostgresStore(MemoryTables, CatalogTables):
     """A store in a PostgreSQL database (with the pgvector extension), named by a
     ``postgresql://user@host/db`` URL; any libpq URL parameter (``?host=/socket/dir``,
     ``sslmode``, ...) works. ``PostgresStore.open(url)`` connects and migrates."""

@@ -197,3 +197,21 @@ def m008_no_fulltext_table(conn: sqlite3.Connection) -> None:
     # BM25 is computed per user in memory (tailored.retrieve.bm25), with that user's
     # statistics only: the file-wide FTS5 index is no longer read.
     conn.execute("DROP TABLE events_fts")
+
+
+@migrations
+def m009_catalog(conn: sqlite3.Connection) -> None:
+    # The tenant's catalogue for recommendation. Interactions with items are events (the
+    # item id in the payload), read tenant-wide by kind when a recommender is fitted.
+    conn.execute(
+        """CREATE TABLE catalog_items (
+            tenant TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            updated_us INTEGER NOT NULL,
+            PRIMARY KEY (tenant, item_id)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute("CREATE INDEX events_kind ON events (tenant, kind)")
