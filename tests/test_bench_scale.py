@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tailored.bench.scale import user_sizes
@@ -38,3 +39,22 @@ def test_bench_scale_writes_its_report(tmp_path: Path) -> None:
     assert {r["mode"] for r in rows} == {"hybrid", "dense", "bm25"}
     assert all(0 < r["p50_ms"] <= r["p95_ms"] < 5000 for r in rows + sqlite["minilm"])
     assert any(t["target"].startswith("sqlite search p95") for t in report["targets"])
+
+
+def test_bench_vectors_measures_recall_against_exact_search(tmp_path: Path) -> None:
+    pytest.importorskip("pgserver", reason="pgserver is not installed: pip install -e '.[postgres]'")
+    out = tmp_path / "reports"
+    command = ["bench", "vectors", "--events", "3000", "--users", "30", "--queries", "4"]
+    result = CliRunner().invoke(app, [*command, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "vectors.json").read_text())
+    assert report["command"] == "tailored bench vectors --events 3000 --users 30 --queries 4"
+    rows = report["result"]["rows"]
+    assert rows[0]["user"] == "largest #1" and rows[0]["events"] == report["workload"]["largest_users"][0]
+    for row in rows:
+        assert row["sql_exact"]["recall"] == 1.0
+        assert row["memory"]["recall"] == 1.0  # the engine's dense search is exact: the same top 10
+        assert all(0.0 <= row[f"hnsw_ef{ef}"]["recall"] <= 1.0 for ef in (40, 200, 1000))
+    small = rows[-1]  # the median user holds a sliver of the table: the filter loses its rows
+    assert small["hnsw_plan"] and small["hnsw_ef40"]["recall"] < 1.0
+    assert report["result"]["hnsw_bytes"] > 0 and report["command"] in (out / "vectors.md").read_text()

@@ -214,11 +214,13 @@ def test_the_gate_serves_tenants_in_turn() -> None:
 def test_bench_serve_chat_flood_writes_both_scenarios_into_one_report(tmp_path: Path) -> None:
     from tailored.bench.serve import serve
 
-    earlier = json.loads((Path(__file__).parents[1] / "docs/benchmarks/serve.json").read_text())["load"]
+    kept = json.loads((Path(__file__).parents[1] / "docs/benchmarks/serve.json").read_text())["loads"]
+    earlier = {k: v for k, v in kept["sqlite-w1"].items() if k not in ("backend", "workers")}
     (tmp_path / "serve.json").write_text(json.dumps(earlier))  # the single-scenario layout of old reports
     serve(scenario="chat-flood", users=3, events=20, seconds=2, embedder="hash", flood_clients=10, out=tmp_path)
     report = json.loads((tmp_path / "serve.json").read_text())
-    assert set(report) == {"load", "chat_flood"}  # the earlier single-scenario report is kept as "load"
+    assert set(report) == {"loads", "chat_flood"}  # the earlier single run is kept as SQLite, 1 worker
+    assert report["loads"]["sqlite-w1"]["command"] == earlier["command"]
     flood = report["chat_flood"]
     assert flood["command"].startswith("tailored bench serve --scenario chat-flood --users 3 --events 20")
     assert flood["search_errors"] == 0 and flood["chats"]["errors"] == 0
@@ -226,3 +228,19 @@ def test_bench_serve_chat_flood_writes_both_scenarios_into_one_report(tmp_path: 
     assert flood["chats"]["answered"]["requests"] > 0 and flood["chats"]["refused_429"] > 0
     md = (tmp_path / "serve.md").read_text()
     assert "## Load" in md and "## Chat flood" in md and flood["command"] in md
+
+
+def test_bench_serve_load_compares_postgresql_with_sqlite(tmp_path: Path) -> None:
+    pytest.importorskip("pgserver", reason="pgserver is not installed: pip install -e '.[postgres]'")
+    from tailored.bench.serve import serve
+
+    for postgres in (False, True):
+        serve(users=3, events=20, clients=2, seconds=2, embedder="hash", postgres=postgres, out=tmp_path)
+    loads = json.loads((tmp_path / "serve.json").read_text())["loads"]
+    assert set(loads) == {"sqlite-w1", "postgresql-w1"}
+    for run in loads.values():
+        assert run["errors"] == run["lost"] == run["duplicated"] == 0 and run["ops"]["search"]["requests"] > 0
+    assert loads["postgresql-w1"]["command"].endswith("--workers 1 --postgres")
+    md = (tmp_path / "serve.md").read_text()
+    assert "| PostgreSQL | 1 |" in md and "| SQLite | 1 |" in md
+    assert "- 1 worker(s): PostgreSQL serves **" in md

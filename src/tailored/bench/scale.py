@@ -150,7 +150,20 @@ def _pg_autovacuumed(url: str) -> str | None:
     return None if row is None or row[0] is None else row[0].isoformat(timespec="seconds")
 
 
-def _ingest(store: Store, sizes: list[int], batch: int, seed: int, progress: Progress) -> dict[str, float]:
+def random_unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    rows = rng.standard_normal((n, DIM)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows
+
+
+def _ingest(
+    store: Store,
+    sizes: list[int],
+    batch: int,
+    seed: int,
+    progress: Progress,
+    make_vectors: Callable[[np.random.Generator, int], np.ndarray] = random_unit,
+) -> dict[str, float]:
     owners = _assignment(sizes, seed)
     total = len(owners)
     rng = random.Random(seed)
@@ -176,8 +189,7 @@ def _ingest(store: Store, sizes: list[int], batch: int, seed: int, progress: Pro
                     session_id=f"s{n // 20}",
                 )
             )
-        vectors = vec_rng.standard_normal((len(chunk), DIM)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = make_vectors(vec_rng, len(chunk))
         t = time.perf_counter()
         store.add_events(TENANT, events, vectors, MODEL)
         in_store += time.perf_counter() - t

@@ -46,9 +46,11 @@ from ..keys import Keys
 from ..retrieve.index import embed_text
 from ..types import EventIn
 from .common import machine, write_json
+from .scale import local_postgres
 from .speed import synthetic_queries, synthetic_texts
 
 console = Console()
+Backend = Literal["sqlite", "postgresql"]
 
 
 def _free_port() -> int:
@@ -219,7 +221,7 @@ def run_fake_openai(port: int, delay: float) -> None:
 # -- setup ---------------------------------------------------------------------------------
 
 
-def _populate(db: Path, users: int, events: int, embedder: str, pool: int, tenant: str = "bench") -> str:
+def _populate(db: str | Path, users: int, events: int, embedder: str, pool: int, tenant: str = "bench") -> str:
     emb = load_embedder(embedder)
     texts = synthetic_texts(pool, seed=7)
     with Progress(console=console, transient=True) as progress:
@@ -243,14 +245,16 @@ def _populate(db: Path, users: int, events: int, embedder: str, pool: int, tenan
 
 
 @contextmanager
-def _server(db: Path, embedder: str, workers: int, extra: list[str], env: dict[str, str]) -> Iterator[str]:
+def _server(
+    db: str | Path, logs: Path, embedder: str, workers: int, extra: list[str], env: dict[str, str]
+) -> Iterator[str]:
     """A ``tailored serve`` subprocess on a free port; its URL once it answers. Its output
-    goes to ``server.log`` beside the store, shown if it does not start."""
+    goes to ``server.log`` in ``logs``, shown if it does not start."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "tailored", "serve", "--port", str(port), "--embedder", embedder]
     command += ["--workers", str(workers), *extra]
-    log_path = db.parent / "server.log"
+    log_path = logs / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             command, env={**os.environ, "TAILORED_DB": str(db), **env}, stdout=log, stderr=subprocess.STDOUT
@@ -350,14 +354,32 @@ def _stored_sources(eng: Engine) -> Counter[str]:
     return counts
 
 
+@contextmanager
+def _store(backend: Backend, tmp: Path) -> Iterator[str]:
+    """A fresh, empty store of the backend: a SQLite file in ``tmp``, or a database on a
+    throwaway PostgreSQL (pgserver) that is deleted afterwards."""
+    if backend == "sqlite":
+        yield str(tmp / "serve.db")
+    else:
+        with local_postgres() as url:
+            yield url
+
+
 def _run_load(
-    users: int, events: int, clients: int, seconds: float, add_share: float, embedder: str, workers: int
+    users: int,
+    events: int,
+    clients: int,
+    seconds: float,
+    add_share: float,
+    embedder: str,
+    workers: int,
+    backend: Backend,
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "serve.db"
+    with tempfile.TemporaryDirectory() as tmp, _store(backend, Path(tmp)) as db:
         key = _populate(db, users, events, embedder, pool=min(4000, users * events))
-        with _server(db, embedder, workers, [], {}) as url:
+        with _server(db, Path(tmp), embedder, workers, [], {}) as url:
             _warm(url, key, users)
+            load_before = os.getloadavg()[0]
             with console.status(f"{clients} clients for {seconds:.0f} s..."):
                 t0 = time.perf_counter()
                 latencies, errors, acked = asyncio.run(_load(url, key, users, clients, seconds, add_share))
@@ -390,10 +412,14 @@ def _run_load(
     command = (
         f"tailored bench serve --users {users} --events {events} --clients {clients} "
         f"--seconds {seconds:g} --add-share {add_share:g} --embedder {embedder} --workers {workers}"
+        + (" --postgres" if backend == "postgresql" else "")
     )
     return {
         "command": command,
         "machine": machine(),
+        "backend": backend,
+        "workers": workers,
+        "load_before": load_before,
         "elapsed_s": elapsed,
         "errors": errors,
         "acked_adds": len(acked),
@@ -403,27 +429,64 @@ def _run_load(
     }
 
 
-def _load_section(r: dict[str, Any]) -> list[str]:
-    workers = r["command"].split("--workers ")[-1].split()[0] if "--workers" in r["command"] else "1"
+def _run_key(r: dict[str, Any]) -> str:
+    return f"{r.get('backend', 'sqlite')}-w{r.get('workers', 1)}"
+
+
+def _load_row(r: dict[str, Any]) -> str:
+    search, add = r["ops"].get("search"), r["ops"].get("add")
+    cells = [
+        "PostgreSQL" if r.get("backend") == "postgresql" else "SQLite",
+        str(r.get("workers", 1)),
+        f"{search['per_s']:.0f}" if search else "-",
+        *(f"{search[p]:.1f}" if search else "-" for p in ("p50_ms", "p95_ms", "p99_ms")),
+        f"{add['per_s']:.0f}" if add else "-",
+        f"{add['p95_ms']:.1f}" if add else "-",
+        f"{r['errors']} / {r['lost']} / {r['duplicated']}",
+        f"{r['load_before']:.1f}" if "load_before" in r else "-",
+        f"`{r['command']}`",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _comparisons(loads: dict[str, dict[str, Any]]) -> list[str]:
+    """PostgreSQL against SQLite at the same worker count (target: within 25%)."""
+    lines = []
+    for key, pg in sorted(loads.items()):
+        lite = loads.get(key.replace("postgresql", "sqlite"))
+        if not key.startswith("postgresql") or lite is None:
+            continue
+        rate = pg["ops"]["search"]["per_s"] / lite["ops"]["search"]["per_s"]
+        p95 = pg["ops"]["search"]["p95_ms"] / lite["ops"]["search"]["p95_ms"]
+        met = rate >= 0.75 and p95 <= 1.25
+        lines.append(
+            f"- {pg['workers']} worker(s): PostgreSQL serves **{rate:.2f}x** SQLite's searches/s at "
+            f"**{p95:.2f}x** its p95: {'within' if met else 'not within'} 25%."
+        )
+    return lines
+
+
+def _load_section(loads: dict[str, dict[str, Any]]) -> list[str]:
+    first = next(iter(loads.values()))
     return [
         "## Load: searches and adds",
         "",
-        f"Command: `{r['command']}`  ",
-        f"Machine: {r['machine']}",
+        f"Machine: {first['machine']}",
         "",
-        f"A real `tailored serve` (uvicorn, {workers} process(es)) on loopback; the clients run in another",
+        "A real `tailored serve` (uvicorn, `--workers` processes) on loopback; the clients run in another",
         "process on the same cores. Each search embeds its query with MiniLM (ONNX Runtime backend). Target: >= 200",
-        "searches/s at p95 <= 100 ms with 8 clients over 100 users x 1,000 events; 0 errors.",
+        "searches/s at p95 <= 100 ms with 8 clients over 100 users x 1,000 events; 0 errors. On PostgreSQL",
+        "(`--postgres`: a throwaway pgserver, PostgreSQL 16 with pgvector, default settings, on the same",
+        "machine) served searches within 25% of SQLite's. Each run's command is in its row; the load",
+        "average is the machine's one-minute load just before the clients start (other work on the",
+        "two cores shows there).",
         "",
-        "| operation | requests | req/s | p50 ms | p95 ms | p99 ms |",
-        "| --- | --- | --- | --- | --- | --- |",
-        *[
-            f"| {k} | {o['requests']} | {o['per_s']:.0f} | {o['p50_ms']:.1f} | {o['p95_ms']:.1f} | {o['p99_ms']:.1f} |"
-            for k, o in r["ops"].items()
-        ],
+        "| store | workers | searches/s | search p50 ms | p95 ms | p99 ms | adds/s | add p95 ms"
+        " | errors / lost / duplicated | load avg | command |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *[_load_row(r) for _, r in sorted(loads.items())],
         "",
-        f"Errors: {r['errors']}. Acknowledged adds: {r['acked_adds']}; lost: {r['lost']}; "
-        f"stored more than once: {r['duplicated']}.",
+        *_comparisons(loads),
         "",
     ]
 
@@ -548,7 +611,7 @@ def _run_flood(
         )
         try:
             env = {"TAILORED_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "TAILORED_OPENAI_API_KEY": "none"}
-            with _server(db, embedder, 1, ["--model", "openai:fake"], env) as url:
+            with _server(db, Path(tmp), embedder, 1, ["--model", "openai:fake"], env) as url:
                 _warm(url, key_a, users)
                 with console.status(f"searches alone, then with {flood_clients} chat clients, {seconds:.0f} s each..."):
                     result = asyncio.run(
@@ -626,11 +689,16 @@ def _write_report(out: Path, name: str, result: dict[str, Any]) -> None:
         report = json.loads(path.read_text(encoding="utf-8"))
         if "command" in report:  # the single-scenario layout of earlier reports
             report = {"load": report}
-    report[name] = result
+        if "load" in report:  # one load run, before runs were kept per store and workers
+            report["loads"] = {_run_key(report["load"]): report.pop("load")}
+    if name == "load":
+        report.setdefault("loads", {})[_run_key(result)] = result
+    else:
+        report[name] = result
     write_json(path, report)
     lines = ["# Server", ""]
-    if "load" in report:
-        lines += _load_section(report["load"])
+    if report.get("loads"):
+        lines += _load_section(report["loads"])
     if "chat_flood" in report:
         lines += _flood_section(report["chat_flood"])
     (out / "serve.md").write_text("\n".join(lines), encoding="utf-8")
@@ -651,12 +719,16 @@ def serve(
     upstream_delay: Annotated[float, typer.Option(help="Seconds the fake model takes per answer (chat-flood).")] = 0.4,
     embedder: Annotated[str, typer.Option(help="Embedder name.")] = "minilm",
     workers: Annotated[int, typer.Option(help="Server processes (tailored serve --workers; load).")] = 1,
+    postgres: Annotated[
+        bool, typer.Option("--postgres", help="Serve from a throwaway PostgreSQL (pgserver) instead of SQLite (load).")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("docs/benchmarks"),
 ) -> None:
     """Requests/s and latency percentiles of the REST API under concurrent load, or one
     tenant's search latency while another floods the chat endpoint."""
     if scenario == "load":
-        result = _run_load(users, events, clients, seconds, add_share, embedder, workers)
+        backend: Backend = "postgresql" if postgres else "sqlite"
+        result = _run_load(users, events, clients, seconds, add_share, embedder, workers, backend)
         _write_report(out, "load", result)
     else:
         result = _run_flood(users, events, search_clients, flood_clients, seconds, upstream_delay, embedder)

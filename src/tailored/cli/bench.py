@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("speed", "ingest"),
     "latency": ("speed", "latency"),
     "scale": ("scale", "scale"),
+    "vectors": ("vectors", "vectors"),
     "serve": ("serve", "serve"),
     "qa": ("qa", "qa"),
     "extraction": ("extraction", "extraction"),
