@@ -58,3 +58,16 @@ def test_bench_vectors_measures_recall_against_exact_search(tmp_path: Path) -> N
     small = rows[-1]  # the median user holds a sliver of the table: the filter loses its rows
     assert small["hnsw_plan"] and small["hnsw_ef40"]["recall"] < 1.0
     assert report["result"]["hnsw_bytes"] > 0 and report["command"] in (out / "vectors.md").read_text()
+
+
+def test_bench_ingest_on_postgresql_writes_its_own_report(tmp_path: Path) -> None:
+    pytest.importorskip("pgserver", reason="pgserver is not installed: pip install -e '.[postgres]'")
+    out = tmp_path / "reports"
+    command = ["bench", "ingest", "--events", "60", "--batch-size", "20", "--embedder", "hash", "--postgres"]
+    result = CliRunner().invoke(app, [*command, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "ingest-postgresql.json").read_text())
+    assert report["command"].endswith("--embedder hash --postgres") and not (out / "ingest.json").exists()
+    for run in ("embedded", "vectors_supplied", "deferred"):
+        assert report["results"][f"{run}_events_per_s"] > 0
+    assert "on PostgreSQL" in (out / "ingest-postgresql.md").read_text()

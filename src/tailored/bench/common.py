@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Sequence
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +25,7 @@ from rich.progress import (
 )
 
 from ..embed import Embedder
-from ..errors import NotFound
+from ..errors import InvalidInput, NotFound
 
 DATA_ENV = "TAILORED_DATA"
 
@@ -91,3 +95,28 @@ class CachedEmbedder(Embedder):
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         return np.stack([self._vectors[t] for t in texts])
+
+
+@contextmanager
+def local_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL 16 with pgvector (pgserver) in a temp dir; yields a fresh
+    database's URL and deletes the server's files on exit."""
+    try:
+        import psycopg
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            from pgserver.postgres_server import get_server
+    except ImportError as exc:
+        raise InvalidInput("the postgresql backend needs the postgres extra: pip install 'tailored[postgres]'") from exc
+    base = Path(tempfile.mkdtemp(prefix="tailored-scale-pg-"))
+    server: Any = None
+    try:
+        server = get_server(base / "data", cleanup_mode="delete")
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE tailored_scale")
+        yield str(server.get_uri("tailored_scale"))
+    finally:
+        if server is not None:
+            server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)

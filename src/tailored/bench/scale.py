@@ -22,10 +22,8 @@ import os
 import random
 import re
 import resource
-import shutil
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -43,7 +41,7 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from ..store import Scope, Store, open_store
 from ..types import EventIn
-from .common import OutOpt, machine, progress_columns, write_json
+from .common import OutOpt, local_postgres, machine, progress_columns, write_json
 from .speed import _OBJECTS, _SUBJECTS, _VERBS, _WHEN, _timed, _timings
 
 console = Console()
@@ -106,31 +104,6 @@ def _queries(n: int, seed: int) -> list[str]:
 def _peak_rss() -> int:
     """The process's peak resident set, bytes (Linux reports KiB)."""
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-
-
-@contextmanager
-def local_postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL 16 with pgvector (pgserver) in a temp dir; yields a fresh
-    database's URL and deletes the server's files on exit."""
-    try:
-        import psycopg
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            from pgserver.postgres_server import get_server
-    except ImportError as exc:
-        raise InvalidInput("the postgresql backend needs the postgres extra: pip install 'tailored[postgres]'") from exc
-    base = Path(tempfile.mkdtemp(prefix="tailored-scale-pg-"))
-    server: Any = None
-    try:
-        server = get_server(base / "data", cleanup_mode="delete")
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE tailored_scale")
-        yield str(server.get_uri("tailored_scale"))
-    finally:
-        if server is not None:
-            server.cleanup()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def _pg_database_size(url: str) -> int:

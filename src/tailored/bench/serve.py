@@ -45,8 +45,7 @@ from ..engine import Engine
 from ..keys import Keys
 from ..retrieve.index import embed_text
 from ..types import EventIn
-from .common import machine, write_json
-from .scale import local_postgres
+from .common import local_postgres, machine, write_json
 from .speed import synthetic_queries, synthetic_texts
 
 console = Console()

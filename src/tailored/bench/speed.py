@@ -13,7 +13,8 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +28,7 @@ from ..embed import load_embedder
 from ..engine import Engine
 from ..retrieve.index import embed_text
 from ..types import EventIn
-from .common import machine, write_json
+from .common import local_postgres, machine, write_json
 
 console = Console()
 
@@ -85,14 +86,22 @@ def ingest(
     events: Annotated[int, typer.Option(help="Events per measurement.")] = 2000,
     batch: Annotated[int, typer.Option("--batch-size", help="Events per add() call.")] = 256,
     embedder: Annotated[str, typer.Option(help="Embedder name.")] = "minilm",
+    postgres: Annotated[
+        bool, typer.Option("--postgres", help="Store into a throwaway PostgreSQL (pgserver) instead of SQLite.")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("docs/benchmarks"),
 ) -> None:
-    """Ingest throughput: embedded, vectors supplied, deferred; beside the model's own rate."""
+    """Ingest throughput: embedded, vectors supplied, deferred; beside the model's own rate.
+    With ``--postgres`` the report is ``ingest-postgresql.md``."""
     emb = load_embedder(embedder)
     texts = synthetic_texts(events)
     emb.embed(texts[:64])  # warm-up
     results: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp, Progress(console=console, transient=True) as progress:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _store_url(postgres) as pg_url,
+        Progress(console=console, transient=True) as progress,
+    ):
         task = progress.add_task("model alone", total=4)
         t = time.perf_counter()
         vectors = emb.embed([embed_text("user", x) for x in texts])
@@ -101,7 +110,7 @@ def ingest(
 
         def run(name: str, user: str, **kwargs: Any) -> None:
             progress.update(task, description=name)
-            eng = Engine(Path(tmp) / f"{name}.db", embedder=emb)
+            eng = Engine(pg_url or Path(tmp) / f"{name}.db", embedder=emb)
             evs = _events(user, texts)
             t0 = time.perf_counter()
             for i in range(0, events, batch):
@@ -122,9 +131,13 @@ def ingest(
         table.add_row(k, f"{v:.2f}" if k.endswith("model") else f"{v:,.0f}")
     console.print(table)
     command = f"tailored bench ingest --events {events} --batch-size {batch} --embedder {embedder}"
-    write_json(out / "ingest.json", {"command": command, "machine": machine(), "results": results})
+    name = "ingest"
+    if postgres:
+        command += " --postgres"
+        name = "ingest-postgresql"
+    write_json(out / f"{name}.json", {"command": command, "machine": machine(), "results": results})
     lines = [
-        "# Ingest throughput",
+        "# Ingest throughput" + (" on PostgreSQL (pgserver, default settings, same machine)" if postgres else ""),
         "",
         f"Command: `{command}`  ",
         f"Machine: {machine()}",
@@ -140,8 +153,18 @@ def ingest(
         "supplied and deferred >= 5,000 events/s.",
         "",
     ]
-    (out / "ingest.md").write_text("\n".join(lines), encoding="utf-8")
-    console.print(f"wrote {out / 'ingest.md'}")
+    (out / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
+    console.print(f"wrote {out / f'{name}.md'}")
+
+
+@contextmanager
+def _store_url(postgres: bool) -> Iterator[str | None]:
+    """A throwaway PostgreSQL database's URL, or None for SQLite files."""
+    if not postgres:
+        yield None
+        return
+    with local_postgres() as url:
+        yield url
 
 
 def latency(

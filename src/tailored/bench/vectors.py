@@ -41,8 +41,8 @@ from ..embed import Embedder
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..store import open_store
-from .common import OutOpt, machine, progress_columns, write_json
-from .scale import DIM, MODEL, TENANT, _ingest, _probes, local_postgres, user_sizes
+from .common import OutOpt, local_postgres, machine, progress_columns, write_json
+from .scale import DIM, MODEL, TENANT, _ingest, _probes, user_sizes
 
 console = Console()
 CENTRES = 64
