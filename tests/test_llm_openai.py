@@ -168,10 +168,59 @@ JUNK = {
 }
 
 
+def logprobs_answer(request: dict[str, object]) -> bytes:
+    """A chat completion of one token with ``top_logprobs``, the way OpenAI's API answers
+    ``logprobs: true``: the letter whose response mentions lentils is the likely one, so a
+    judge reading both orders can be checked against it."""
+    import json
+    import math
+
+    messages = request.get("messages")
+    prompt = str(messages[-1]["content"]) if isinstance(messages, list) and messages else ""  # type: ignore[index]
+    a_line = next((line for line in prompt.splitlines() if line.startswith("Response A:")), "")
+    likely, other = ("A", "B") if "lentil" in a_line.lower() else ("B", "A")
+    top = [(likely, 0.8), (other, 0.15), (" " + likely, 0.03), ("The", 0.01), ("I", 0.005)]
+    n = int(request.get("top_logprobs") or 0)  # type: ignore[call-overload]
+    content = [
+        {
+            "token": likely,
+            "logprob": math.log(0.8),
+            "bytes": list(likely.encode()),
+            "top_logprobs": [{"token": t, "logprob": math.log(q), "bytes": list(t.encode())} for t, q in top[:n]],
+        }
+    ]
+    body = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": likely},
+                "logprobs": {"content": content},
+                "finish_reason": "length",
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
+    }
+    return json.dumps(body).encode()
+
+
+LOGPROB_REQUESTS: list[dict[str, object]] = []
+
+
 class JunkHandler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        status, ctype, body = JUNK.get(self.path, (404, "text/plain", b"no"))
+        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/logprobs/v1/chat/completions":
+            import json
+
+            request = json.loads(raw)
+            LOGPROB_REQUESTS.append(request)
+            status, ctype, body = 200, "application/json", logprobs_answer(request)
+        else:
+            status, ctype, body = JUNK.get(self.path, (404, "text/plain", b"no"))
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -226,4 +275,30 @@ def test_openai_spec_and_missing_base_url(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("TAILORED_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     model = load_chat_model("openai:gpt")
     assert isinstance(model, OpenAIChatModel) and model.name == "gpt"
+    model.close()
+
+
+def test_choice_logprobs_and_the_judge_over_openai_logprobs(junk_server: str) -> None:
+    """One token with ``logprobs: true, top_logprobs: 5``; the choices are read from the
+    listing (variants with a space summed, an unlisted choice bounded), and the judge reads
+    both orders from it."""
+    import math
+
+    from tailored.judge import Judge, Persona
+
+    model = OpenAIChatModel("fake", base_url=f"{junk_server}/logprobs/v1", timeout=5)
+    LOGPROB_REQUESTS.clear()
+    msgs = [{"role": "user", "content": "Response A: lentil soup\nResponse B: steak\nA or B?"}]
+    probs = model.choice_logprobs(msgs, ["A", "B", "C"])
+    (sent,) = LOGPROB_REQUESTS
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 5 and sent["max_tokens"] == 1
+    assert math.exp(probs["A"]) == pytest.approx(0.83) and math.exp(probs["B"]) == pytest.approx(0.15)
+    assert math.exp(probs["C"]) == pytest.approx(0.005)  # unlisted: the least likely listed token
+    judge = Judge(model, calibrator=None)
+    j = judge.compare(Persona(text="vegetarian"), "Dinner?", "Lentil curry", "Steak", explain=False)
+    assert j.winner == "a" and j.consistent and j.source == "tokens"
+    assert j.probability == pytest.approx(0.83 / 0.98)
+    j2 = judge.compare(None, "Dinner?", "Steak", "Lentil curry", explain=False)
+    assert j2.winner == "b" and j2.probability == pytest.approx(1 - j.probability)
+    assert judge.score(None, "Dinner?", "Lentil curry").source == "tokens"
     model.close()

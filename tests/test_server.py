@@ -192,6 +192,7 @@ ISOLATION = [
     ("DELETE", "/v1/users/{user_id}/memories/{memory_id}", None),
     ("POST", "/v1/users/{user_id}/summarize", {"task": "general"}),
     ("POST", "/v1/chat/completions", {"user": "bob", "messages": [{"role": "user", "content": "my secret plan?"}]}),
+    ("POST", "/v1/judge", {"user": "bob", "query": "my secret plan?", "response_a": "x", "response_b": "y"}),
     # last: importing a (leaked) export writes a copy into acme's own tenant, never into globex
     ("POST", "/v1/users/import", "EXPORT"),
 ]

@@ -3,7 +3,7 @@
 It owns a store, an embedder, a retriever and the models it loaded, and exposes the verbs:
 add, search, context, events, export, import_user, erase, users, user, stats (events and
 users); profile, extract, history, why, remember, correct, forget, pin, summarize
-(memories); chat. Everything below it is replaceable.
+(memories); chat; judge. Everything below it is replaceable.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from .chat import ChatStream, personalized_chat
 from .context.builder import TokenCounter, build_context
 from .embed import Embedder, load_embedder
-from .errors import InvalidInput, NotFound, explain
+from .errors import InvalidInput, NotFound, TenantIsolationError, explain
+from .judge import Calibrator, Judge
 from .llm import ChatModel, load_chat_model
 from .memory import load_extractor
 from .memory import profile as memory_profile
@@ -127,6 +128,7 @@ class Engine:
             else open_store(store or default_store_url())
         )
         self.tenant = tenant
+        self.bound_user: str | None = None  # set by ``for_tenant(..., user=U)``: this one user only
         self._embedder_spec = embedder
         self._embedder: Embedder | None = embedder if isinstance(embedder, Embedder) else None
         self._retrieval = retrieval or RetrievalConfig()
@@ -165,20 +167,33 @@ class Engine:
             self._retriever = Retriever(self.store, self.embedder, self._retrieval)
         return self._retriever
 
-    def for_tenant(self, tenant: str) -> Engine:
+    def for_tenant(self, tenant: str, *, user: str | None = None) -> Engine:
         """The same store, models and caches, scoped to another tenant (the server's view).
+
+        With ``user`` the view reaches that one user and nothing else: any other user, and
+        the tenant-wide ``users`` and ``stats``, raise ``TenantIsolationError``. Every verb
+        that touches a user's data names it through ``_scope`` (or ``add``, per event), so
+        this is the one place a user-scoped API key is enforced.
 
         Views share the store: close only the engine they came from.
         """
         _ = self.retriever  # created once here, so that every view shares its cache
         view = copy.copy(self)
         view.tenant = tenant
+        view.bound_user = user
         return view
 
     def _scope(self, user_id: str) -> Scope:
         if not isinstance(user_id, str) or not user_id.strip():
             raise InvalidInput("user_id must be a non-empty string")
+        self._check_user(user_id)
         return Scope(self.tenant, user_id)
+
+    def _check_user(self, user_id: str | None) -> None:
+        """Refuse any user but the bound one (None: a tenant-wide read)."""
+        if self.bound_user is not None and user_id != self.bound_user:
+            what = "tenant-wide data" if user_id is None else "another user"
+            raise TenantIsolationError(f"this key is scoped to user {self.bound_user!r}: it cannot reach {what}")
 
     # -- writes -----------------------------------------------------------------------
 
@@ -194,6 +209,8 @@ class Engine:
         makes bulk ingest bound by the disk rather than the model.
         """
         batch = _coerce(events)
+        for event in batch:
+            self._check_user(event.user_id)
         if not batch:
             return AddResult()
         vectors = None
@@ -377,9 +394,11 @@ class Engine:
         return found
 
     def users(self, *, limit: int = 1000, after: str = "") -> list[UserStats]:
+        self._check_user(None)
         return self.store.users(self.tenant, limit=limit, after=after)
 
     def stats(self) -> Stats:
+        self._check_user(None)
         return self.store.stats(self.tenant)
 
     # -- memories and profiles ----------------------------------------------------------
@@ -548,3 +567,21 @@ class Engine:
             temperature=temperature,
             session_id=session_id,
         )
+
+    # -- judge ------------------------------------------------------------------------
+
+    def judge(
+        self,
+        model: ChatModel | str | None = None,
+        *,
+        calibrator: Calibrator | Literal["auto"] | None = "auto",
+        threshold: float | None = None,
+    ) -> Judge:
+        """A personalized judge that knows this engine's users (of this tenant).
+
+        ``eng.judge().compare("ana", query, a, b)`` says which response Ana would prefer,
+        with a probability; ``compare(Persona(text=...), ...)`` judges for free text. The
+        model is loaded once per engine, as for ``chat``; ``calibrator="auto"`` uses the one
+        saved for the model's name. See ``tailored.judge.Judge``.
+        """
+        return Judge(self._chat_model(model), self, calibrator=calibrator, threshold=threshold)

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from ..errors import TailoredError
-from . import batch, bench, data, db, demo, profile, serve
+from . import batch, bench, data, db, demo, judge, profile, serve
 from . import chat as chat_cli
 from . import models as models_cli
 
@@ -27,6 +27,7 @@ profile.register(app)
 app.add_typer(bench.app, name="bench")
 app.add_typer(models_cli.app, name="models")
 chat_cli.register(app)
+judge.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(batch.app, name="batch")
 app.add_typer(serve.keys_app, name="keys")

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "qa": ("qa", "qa"),
     "extraction": ("extraction", "extraction"),
     "prefeval": ("prefeval", "prefeval"),
+    "judge": ("judge", "judge"),
 }
 
 

@@ -2,13 +2,15 @@
 
 A backend implements ``_complete`` (one whole answer), ``_stream`` (the answer as text
 chunks) and ``count_tokens``; backends that expose next-token log-probabilities also
-implement ``_next_token_logprobs``. Checking messages, prepending a system prompt, JSON
+implement ``_next_token_logprobs`` (and may override ``_choice_logprobs`` where they can
+read a given token's probability exactly). Checking messages, prepending a system prompt, JSON
 schema output with one retry and typed errors live here, once for every backend.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -290,9 +292,67 @@ class ChatModel(ABC):
             raise InvalidInput("top_k must be between 1 and 20")
         return self._next_token_logprobs(to_messages(messages, system), top_k)
 
+    def choice_logprobs(
+        self, messages: MessagesIn, choices: Sequence[str], *, system: str | None = None
+    ) -> dict[str, float]:
+        """Natural-log probabilities that the answer starts with each of ``choices``.
+
+        One forward pass over the prompt, no generation: the way to read a verdict ("A" or
+        "B", "Yes" or "No") as a probability. Each choice counts with or without a leading
+        space. A backend that sees only the top few tokens (OpenAI-compatible servers) gives
+        a choice missing from them an upper bound: the smaller of the least likely listed
+        token and the mass left unlisted.
+
+        Raises
+        ------
+        ModelError
+            The backend does not expose log-probabilities (see ``supports_logprobs``).
+
+        Examples
+        --------
+        >>> from tailored.testing import ScriptedChatModel
+        >>> probs = ScriptedChatModel(["B"]).choice_logprobs([{"role": "user", "content": "A or B?"}], ["A", "B"])
+        >>> probs["B"] > probs["A"]
+        True
+        """
+        if not self.supports_logprobs:
+            raise ModelError(f"{self.name} does not expose log-probabilities")
+        wanted = [c for c in dict.fromkeys(choices)]
+        if not wanted or any(not c.strip() for c in wanted):
+            raise InvalidInput("choices must be non-empty strings")
+        return self._choice_logprobs(to_messages(messages, system), wanted)
+
+    def _choice_logprobs(self, messages: list[Message], choices: list[str]) -> dict[str, float]:
+        """From the top tokens: each choice's listed variants summed, else the upper bound."""
+        top = self._next_token_logprobs(messages, 20)
+        return choices_from_top(top, choices)
+
     def count_message_tokens(self, messages: MessagesIn, *, system: str | None = None) -> int:
         """Tokens a prompt of these messages takes, with a few per message for the chat format."""
         return sum(self.count_tokens(m.content) + 4 for m in to_messages(messages, system)) + 2
+
+
+def choices_from_top(top: Mapping[str, float], choices: Sequence[str]) -> dict[str, float]:
+    """Each choice's log-probability from a top-k listing of next tokens.
+
+    Tokens equal to the choice once surrounding spaces are stripped are summed; a choice not
+    listed gets an upper bound on its probability: the least likely listed token's, or the
+    mass the listing leaves out, whichever is smaller (at least 1e-9).
+
+    Examples
+    --------
+    >>> out = choices_from_top({"A": math.log(0.7), " A": math.log(0.1), "B": math.log(0.15)}, ["A", "B", "C"])
+    >>> [round(math.exp(out[c]), 2) for c in "ABC"]
+    [0.8, 0.15, 0.05]
+    """
+    listed = [math.exp(v) for v in top.values()]
+    left = max(1.0 - sum(listed), 0.0)
+    floor = math.log(max(min([*listed, left]) if listed else 1e-9, 1e-9))
+    out: dict[str, float] = {}
+    for choice in choices:
+        mass = sum(math.exp(v) for t, v in top.items() if t.strip() == choice.strip())
+        out[choice] = math.log(mass) if mass > 0 else floor
+    return out
 
 
 def _strip_fences(text: str) -> str:

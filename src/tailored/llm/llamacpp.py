@@ -216,8 +216,12 @@ class LlamaCppChatModel(ChatModel):
         prompt = self.prompt_text(to_messages(messages, system))
         return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
-    def _next_token_logprobs(self, messages: list[Message], top_k: int) -> dict[str, float]:
+    def _last_logits(self, messages: list[Message]) -> np.ndarray:
+        """The logits of the token after the prompt, reusing the cached prefix of the last
+        scoring (one question scored against several answers decodes the question once)."""
         llm = self._llm
+        if llm is None:
+            raise ModelError(f"{self.name} is closed")
         tokens = llm.tokenize(self.prompt_text(messages).encode("utf-8"), add_bos=False, special=True)
         if len(tokens) >= self.context_window:
             raise ModelError(f"{self.name}: the prompt has {len(tokens)} tokens; the window is {self.context_window}")
@@ -239,13 +243,29 @@ class LlamaCppChatModel(ChatModel):
         logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
         llm.reset()  # the next generation must not mistake these logits for its own
         self._scored = tokens
-        top = np.argsort(-logits)[:top_k]
         shifted = logits - logits.max()
-        logz = np.log(np.exp(shifted).sum())
+        logp: np.ndarray = shifted - np.log(np.exp(shifted).sum())
+        return logp
+
+    def _next_token_logprobs(self, messages: list[Message], top_k: int) -> dict[str, float]:
+        logp = self._last_logits(messages)
+        top = np.argsort(-logp)[:top_k]
         out: dict[str, float] = {}
         for tok in top:
-            piece = llm.detokenize([int(tok)]).decode("utf-8", "replace")
-            out.setdefault(piece, float(shifted[tok] - logz))
+            piece = self._llm.detokenize([int(tok)]).decode("utf-8", "replace")
+            out.setdefault(piece, float(logp[tok]))
+        return out
+
+    def _choice_logprobs(self, messages: list[Message], choices: list[str]) -> dict[str, float]:
+        """Exact: the first token of each choice, with and without a leading space, summed."""
+        logp = self._last_logits(messages)
+        out: dict[str, float] = {}
+        for choice in choices:
+            ids = {
+                self._llm.tokenize(variant.encode("utf-8"), add_bos=False, special=False)[0]
+                for variant in (choice.strip(), " " + choice.strip())
+            }
+            out[choice] = float(np.logaddexp.reduce([logp[i] for i in sorted(ids)]))
         return out
 
 

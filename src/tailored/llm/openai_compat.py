@@ -12,7 +12,7 @@ from typing import Any, Literal, NoReturn
 
 from ..errors import InvalidInput, ModelError, ModelUnavailable
 from ..text import estimate_tokens
-from .base import ChatModel, Completion, GenerateOptions, Message
+from .base import ChatModel, Completion, GenerateOptions, Message, choices_from_top
 
 JsonMode = Literal["json_schema", "json_object"]
 
@@ -173,3 +173,8 @@ class OpenAIChatModel(ChatModel):
             return {t.token: float(t.logprob) for t in content[0].top_logprobs[:top_k]}
         except self._RESPONSE_ERRORS as exc:
             self._fail(exc)
+
+    def _choice_logprobs(self, messages: list[Message], choices: list[str]) -> dict[str, float]:
+        """One request: ``max_tokens: 1, logprobs: true, top_logprobs: 5`` (the most many
+        servers allow); a choice outside the five gets an upper bound (``choices_from_top``)."""
+        return choices_from_top(self._next_token_logprobs(messages, 5), choices)

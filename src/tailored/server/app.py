@@ -20,7 +20,7 @@ from .deps import State
 from .errors import error_body
 from .generation import ModelRunner
 from .headers import SecurityHeaders
-from .routes import admin, events, memories, meta, openai_compat, users
+from .routes import admin, events, judge, memories, meta, openai_compat, users
 from .settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     runner = ModelRunner(chat_model if chat_model is not None else settings.model, settings)
     app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=runner)
     errors.install(app)
-    for module in (meta, users, memories, events, admin, openai_compat):
+    for module in (meta, users, memories, events, admin, openai_compat, judge):
         app.include_router(module.router)
     docs_csp = docs.install(app)
     static = files("tailored.server").joinpath("static")

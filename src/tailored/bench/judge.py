@@ -1,0 +1,711 @@
+"""``tailored bench judge``: does the personalized judge pick what the user would prefer, and
+does its confidence mean what it says?
+
+Labelled pairs come from PrefEval's explicit preferences with their MCQ options (the first
+option in the raw file is the preference-aligned one):
+
+- **standard** pairs: the user's stated preference and question, the aligned option
+  against one violating option (chosen and positioned with a fixed seed). Many of these
+  are separable by answer quality alone, so the no-persona control is well above 0.5.
+- **hard** pairs: the same two responses judged twice, once for the stated preference (the
+  aligned option wins) and once for its opposite (the violating option wins). The opposite
+  is written once per preference by the chat model ("rewrite so that it says the opposite")
+  and cached; it is shown in the report's JSON. Every response pair appears with both
+  labels, so any judge that ignores the persona scores exactly 0.5 there by construction.
+
+Each pair is judged with no persona (the control), with the preference as free text
+(``raw``), and with the profile the engine extracts from it (``profile``: the statement
+added as an event of a temporary user, the default rules extractor, the profile's
+memories as persona items). Both presentation orders are read for each; the judge's
+probability is their mean (``tailored.judge.combine``).
+
+Topics 1-10 (alphabetical) are the fitting split: prompt variants were compared there, the
+calibrator is fitted there and the abstention threshold picked there. Topics 11-20 are the
+report split; every figure in the report comes from it.
+
+Token-probability readings are cached by model and prompt under
+``$TAILORED_CACHE/bench/judge-readings.jsonl``, so a rerun with the same model and prompts
+costs nothing and an interrupted run resumes; the opposite preferences are cached beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ..engine import Engine
+from ..errors import InvalidInput
+from ..judge import Calibrator, Judge, Persona, fit_calibrator, pick_threshold, save_calibrator
+from ..judge import metrics as M
+from ..judge.combine import combine, consistent
+from ..judge.prompt import PAIR_QUESTION, SYSTEM, VERBAL_QUESTION
+from ..judge.verbal import verbal_probability
+from ..llm import ChatModel, load_chat_model
+from ..llm.models import cache_root
+from ..testing import HashEmbedder
+from .common import OutOpt, data_dir, machine, progress_columns, write_json
+from .prefeval import Item, load_items, sample, shuffle_options
+
+console = Console(stderr=True)
+
+CONDITIONS = ("none", "raw", "profile")
+TARGETS = {"gain_hard": 0.15, "acc_top_half": 0.90, "ece_calibrated": 0.05, "consistency": 0.90}
+FLIP_PROMPT = (
+    "Rewrite the person's statement so that it says the opposite: they now want, like or "
+    "accept exactly what the statement avoids or dislikes, and dislike what it prefers. Keep "
+    "it first person, one or two sentences, about the same topic. Reply with the rewritten "
+    "statement only."
+)
+FLIP_EXAMPLES = [
+    (
+        "I'm a vegetarian and never eat meat or fish.",
+        "I love meat and fish and eat them with almost every meal.",
+    ),
+    (
+        "I prefer quiet, secluded beaches over crowded tourist spots.",
+        "I prefer lively, crowded beaches full of people over quiet, secluded ones.",
+    ),
+]
+
+
+@dataclass
+class Pair:
+    """Two responses to one question, and the preference that separates them."""
+
+    key: str
+    topic: str
+    split: str  # "fit" or "report"
+    preference: str
+    opposite: str
+    question: str
+    aligned: str
+    violating: str
+    aligned_first: bool  # the aligned response is shown to the caller as A
+
+    @property
+    def a(self) -> str:
+        return self.aligned if self.aligned_first else self.violating
+
+    @property
+    def b(self) -> str:
+        return self.violating if self.aligned_first else self.aligned
+
+
+@dataclass
+class Reading:
+    """The two single-order readings of one pair for one persona (P(A preferred) each)."""
+
+    key: str
+    split: str
+    condition: str  # none, raw, raw-opposite, profile, profile-opposite
+    label: int  # 1: A is preferred by this persona
+    p_ab: float
+    p_ba: float
+    items: int = 0  # persona items shown
+
+    @property
+    def p(self) -> float:
+        return combine(self.p_ab, self.p_ba)
+
+
+@dataclass
+class VerbalReading:
+    key: str
+    split: str
+    label: int
+    winner: str | None
+    confidence: int | None
+    p: float
+    cited: bool = False
+
+
+@dataclass
+class Cache:
+    """Token readings by model and prompt, one JSON object a line, appended as they come."""
+
+    path: Path
+    values: dict[str, float] = field(default_factory=dict)
+
+    def load(self) -> Cache:
+        if self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    self.values[row["k"]] = float(row["p"])
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # a line cut off by an interrupted run
+        return self
+
+    def put(self, key: str, value: float) -> None:
+        self.values[key] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"k": key, "p": value}) + "\n")
+
+
+def reading_key(model: str, query: str, first: str, second: str, items: Sequence[str]) -> str:
+    blob = json.dumps([model, SYSTEM, PAIR_QUESTION, query, first, second, list(items)], ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# -- pairs ---------------------------------------------------------------------------------
+
+
+def build_pairs(root: Path, fit_limit: int, limit: int, seed: int) -> list[Pair]:
+    """Fitting pairs from topics 1-10 and report pairs from topics 11-20, spread over topics."""
+    items = [it for it in load_items(root, "explicit") if it.options and len(it.options) >= 2]
+    topics = sorted({it.topic for it in items})
+    fit_topics = set(topics[:10])
+    chosen = [
+        *[("fit", it) for it in sample([i for i in items if i.topic in fit_topics], fit_limit, seed)],
+        *[("report", it) for it in sample([i for i in items if i.topic not in fit_topics], limit, seed)],
+    ]
+    return [_pair(split, it, seed) for split, it in chosen]
+
+
+def _pair(split: str, item: Item, seed: int) -> Pair:
+    assert item.options is not None
+    options, right = shuffle_options(item.options, item.key, seed)
+    violating = [o for n, o in enumerate(options) if n != right][0]  # the first wrong one, in seeded order
+    first = random.Random(f"{seed}:judge:{item.key}").random() < 0.5
+    return Pair(
+        key=item.key,
+        topic=item.topic,
+        split=split,
+        preference=item.preference,
+        opposite="",
+        question=item.question,
+        aligned=item.options[0],
+        violating=violating,
+        aligned_first=first,
+    )
+
+
+def opposites(model: ChatModel, preferences: Sequence[str], path: Path, progress: Progress) -> dict[str, str]:
+    """The opposite of each preference, written by ``model`` once and cached in ``path``."""
+    cached: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    mine = cached.get(model.name, {})
+    todo = [p for p in dict.fromkeys(preferences) if p not in mine]
+    task = progress.add_task("writing opposite preferences", total=len(todo))
+    for pref in todo:
+        msgs: list[dict[str, str]] = [{"role": "system", "content": FLIP_PROMPT}]
+        for said, flipped in FLIP_EXAMPLES:
+            msgs += [{"role": "user", "content": said}, {"role": "assistant", "content": flipped}]
+        msgs.append({"role": "user", "content": pref})
+        text = model.generate(msgs, max_tokens=80).text.strip().strip('"')
+        mine[pref] = " ".join(text.split()) or pref
+        cached[model.name] = mine
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cached, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        progress.advance(task)
+    return {p: mine[p] for p in preferences}
+
+
+# -- readings ------------------------------------------------------------------------------
+
+
+def profile_items(engine: Engine, judge: Judge, user: str, statement: str) -> list[str]:
+    """The persona items the engine's profile gives for one stated preference."""
+    engine.add({"user_id": user, "kind": "message", "role": "user", "text": statement}, embed=False)
+    items = judge.persona_items(Persona(user_id=user))
+    engine.erase(user)
+    return items
+
+
+def read_all(
+    judge: Judge,
+    engine: Engine,
+    pairs: Sequence[Pair],
+    cache: Cache,
+    progress: Progress,
+    profile_split: set[str],
+) -> tuple[list[Reading], dict[str, Any]]:
+    """Every reading the report needs, persona after persona within one order (the local
+    backend then decodes the instructions, question and responses once per order)."""
+    readings: list[Reading] = []
+    timing = {"readings": 0, "seconds": 0.0}
+    task = progress.add_task("judging pairs", total=len(pairs))
+    for n, pair in enumerate(pairs):
+        personas: dict[str, list[str]] = {
+            "none": [],
+            "raw": [pair.preference],
+            "raw-opposite": [pair.opposite],
+        }
+        if pair.split in profile_split:
+            personas["profile"] = profile_items(engine, judge, f"judge-bench-{n}", pair.preference)
+            personas["profile-opposite"] = profile_items(engine, judge, f"judge-bench-{n}-o", pair.opposite)
+        got: dict[tuple[str, bool], float] = {}
+        for a_first in (True, False):
+            first, second = (pair.a, pair.b) if a_first else (pair.b, pair.a)
+            for cond, items in personas.items():
+                k = reading_key(judge.model.name, pair.question, first, second, items)
+                if k not in cache.values:
+                    t = time.perf_counter()
+                    cache.put(k, judge.read_tokens(pair.question, first, second, items))
+                    timing["seconds"] += time.perf_counter() - t
+                    timing["readings"] += 1
+                p_first = cache.values[k]
+                got[(cond, a_first)] = p_first if a_first else 1.0 - p_first
+        a_label = 1 if pair.aligned_first else 0
+        for cond, items in personas.items():
+            label = a_label if not cond.endswith("opposite") else 1 - a_label
+            readings.append(
+                Reading(pair.key, pair.split, cond, label, got[(cond, True)], got[(cond, False)], len(items))
+            )
+        progress.advance(task)
+    return readings, timing
+
+
+def read_verbal(judge: Judge, pairs: Sequence[Pair], progress: Progress) -> list[VerbalReading]:
+    """The model's own JSON verdict and 1-10 confidence, persona as raw text, A shown first."""
+    out: list[VerbalReading] = []
+    task = progress.add_task("verbal verdicts", total=len(pairs))
+    for pair in pairs:
+        v = judge.read_verbal(pair.question, pair.a, pair.b, [pair.preference])
+        label = 1 if pair.aligned_first else 0
+        out.append(
+            VerbalReading(
+                pair.key,
+                pair.split,
+                label,
+                v.winner if v else None,
+                v.confidence if v else None,
+                verbal_probability(v) if v else 0.5,
+                cited=bool(v and 1 in v.items),
+            )
+        )
+        progress.advance(task)
+    return out
+
+
+# -- figures -------------------------------------------------------------------------------
+
+
+def figures(p: Sequence[float], y: Sequence[int], threshold: float | None = None) -> dict[str, Any]:
+    conf = M.confidence(p)
+    kept = [i for i, c in enumerate(conf) if threshold is None or c >= threshold]
+    return {
+        "pairs": len(p),
+        "accuracy": M.accuracy(p, y),
+        "acc_top_half": M.accuracy_at_coverage(p, y, 0.5),
+        "ece": M.ece(p, y),
+        "brier": M.brier(p, y),
+        "auroc": M.auroc(p, y),
+        "coverage": len(kept) / len(p) if len(p) else float("nan"),
+        "acc_covered": M.accuracy([p[i] for i in kept], [y[i] for i in kept]) if kept else float("nan"),
+    }
+
+
+def set_rows(rs: Sequence[Reading], hard: bool, cond: str) -> list[Reading]:
+    """The readings of one set and condition: standard = the stated preference only; hard =
+    the stated preference and its opposite (the control appears once per label)."""
+    if cond == "none":
+        base = [r for r in rs if r.condition == "none"]
+        if not hard:
+            return base
+        flipped = [Reading(r.key, r.split, "none", 1 - r.label, r.p_ab, r.p_ba, 0) for r in base]
+        return base + flipped
+    names = (cond, f"{cond}-opposite") if hard else (cond,)
+    return [r for r in rs if r.condition in names]
+
+
+def summarize(
+    readings: Sequence[Reading], calibrator: Calibrator, threshold: float | None, split: str
+) -> list[dict[str, Any]]:
+    rows = []
+    rs = [r for r in readings if r.split == split]
+    for set_name, hard in (("standard", False), ("hard", True)):
+        for cond in CONDITIONS:
+            sel = set_rows(rs, hard, cond)
+            if not sel:
+                continue
+            y = [r.label for r in sel]
+            raw = [r.p for r in sel]
+            cal = calibrator.apply_all(raw)
+            cons = sum(consistent(r.p_ab, r.p_ba) for r in sel) / len(sel)
+            for conf_name, ps, thr in (("tokens", raw, None), ("calibrated", cal, threshold)):
+                rows.append(
+                    {
+                        "set": set_name,
+                        "persona": cond,
+                        "confidence": conf_name,
+                        "consistency_single": cons,
+                        "consistency_rule": 1.0,
+                        "mean_items": sum(r.items for r in sel) / len(sel),
+                        **figures(ps, y, thr),
+                    }
+                )
+    return rows
+
+
+def gains(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        if r["persona"] == "none":
+            continue
+        base = next(
+            b for b in rows if b["set"] == r["set"] and b["confidence"] == r["confidence"] and b["persona"] == "none"
+        )
+        out.append(
+            {
+                "set": r["set"],
+                "persona": r["persona"],
+                "confidence": r["confidence"],
+                "accuracy_gain": r["accuracy"] - base["accuracy"],
+                "acc_top_half_gain": r["acc_top_half"] - base["acc_top_half"],
+            }
+        )
+    return out
+
+
+def plot(path: Path, readings: Sequence[Reading], calibrator: Calibrator) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rs = [r for r in readings if r.split == "report"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110)
+    ax1.plot([0.5, 1], [0.5, 1], color="grey", linewidth=0.8, linestyle=":")
+    for set_name, hard, marker in (("standard", False, "o"), ("hard", True, "s")):
+        sel = set_rows(rs, hard, "raw")
+        if not sel:
+            continue
+        y = [r.label for r in sel]
+        raw = [r.p for r in sel]
+        for name, ps, style in (("tokens", raw, "--"), ("calibrated", calibrator.apply_all(raw), "-")):
+            bins = M.reliability(ps, y)
+            ax1.plot(
+                [b[0] for b in bins], [b[1] for b in bins], marker=marker, linestyle=style, label=f"{set_name}, {name}"
+            )
+            curve = M.coverage_curve(ps, y)
+            ax2.plot([c[0] for c in curve], [c[1] for c in curve], linestyle=style, label=f"{set_name}, {name}")
+        none = set_rows(rs, hard, "none")
+        curve = M.coverage_curve([r.p for r in none], [r.label for r in none])
+        ax2.plot([c[0] for c in curve], [c[1] for c in curve], linestyle=":", label=f"{set_name}, no persona")
+    ax1.set_xlabel("confidence (10 equal bins over 0.5-1)")
+    ax1.set_ylabel("accuracy in the bin")
+    ax1.set_title("Reliability, persona as raw text (report split)")
+    ax1.grid(True, alpha=0.3)
+    ax1.legend(fontsize=7)
+    ax2.axhline(0.9, color="grey", linewidth=0.8, linestyle=":")
+    ax2.set_xlabel("coverage (most confident pairs kept)")
+    ax2.set_ylabel("accuracy")
+    ax2.set_ylim(0.3, 1.02)
+    ax2.set_title("Accuracy against coverage")
+    ax2.grid(True, alpha=0.3)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return "n/a" if v != v else f"{v:.3f}"
+    return str(v)
+
+
+def write_report(out: Path, payload: dict[str, Any]) -> Path:
+    cmd = payload["command"]
+    lines = [
+        "# Personalized judge",
+        "",
+        f"Command: `{cmd}` ({payload['seconds']:.0f} s, model `{payload['config']['model']}`, "
+        f"{payload['machine']['cpus']} CPUs, tailored {payload['machine']['tailored']}).",
+        "",
+        "Pairs from PrefEval's explicit preferences (MCQ options; the first raw option is the aligned "
+        "one). Standard set: the stated preference, the aligned option against one violating option. "
+        "Hard set: the same response pairs once for the stated preference and once for its opposite "
+        "(written by the model, cached), so every response pair carries both labels and the "
+        "no-persona control is 0.5 by construction. Each pair is read in both orders and the two "
+        "P(A preferred) are averaged. Calibrator and abstention threshold fitted on topics 1-10 "
+        f"({payload['config']['fit_pairs']} pairs); every figure below is on topics 11-20 "
+        f"({payload['config']['report_pairs']} pairs).",
+        "",
+        f"Calibrator: **{payload['calibrator']['kind']}** (chosen by 5-fold cross-validated Brier on the "
+        f"fitting pairs: {payload['calibrator_choice']}), fitted on {payload['calibrator']['fitted_on']} "
+        "readings of the fitting split (standard and hard, persona as raw text). Threshold for a "
+        f"target accuracy of 0.90 on the fitting split: {_fmt(payload['threshold'])}.",
+        "",
+        "ECE: the winner's confidence max(p, 1-p) in 10 equal-width bins over [0.5, 1], weighted by "
+        "pairs. Brier: mean (p - label)^2 of P(A preferred). `acc@50%`: accuracy on the 50% most "
+        "confident pairs. Coverage and `acc covered`: the pairs at or above the threshold "
+        "(calibrated rows only). Single-order consistency: both single readings pick the same "
+        "response; the both-orders rule gives the same verdict whichever order the caller "
+        "passes the pair in (1.0 by construction) and caps an inconsistent pair's confidence at 0.75.",
+        "",
+        "| set | persona | confidence | pairs | accuracy | acc@50% | ECE | Brier | AUROC | coverage | acc covered | single-order consistency |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in payload["report"]:
+        lines.append(
+            "| "
+            + " | ".join(
+                _fmt(r[k])
+                for k in (
+                    "set",
+                    "persona",
+                    "confidence",
+                    "pairs",
+                    "accuracy",
+                    "acc_top_half",
+                    "ece",
+                    "brier",
+                    "auroc",
+                    "coverage",
+                    "acc_covered",
+                    "consistency_single",
+                )
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "Personalization gain (with persona minus the no-persona control, same set and confidence):",
+        "",
+        "| set | persona | confidence | accuracy gain | acc@50% gain |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for g in payload["gains"]:
+        lines.append(
+            f"| {g['set']} | {g['persona']} | {g['confidence']} | {g['accuracy_gain'] * 100:+.1f} | "
+            f"{g['acc_top_half_gain'] * 100:+.1f} |"
+        )
+    v = payload.get("verbal")
+    if v:
+        lines += [
+            "",
+            f"Verbal confidence (JSON verdict with a 1-10 confidence, persona as raw text, A shown first, "
+            f"standard set, first {v['pairs']} report pairs): parsed {v['parsed']} of {v['pairs']}; "
+            f"accuracy {_fmt(v['accuracy'])}, acc@50% {_fmt(v['acc_top_half'])}, ECE {_fmt(v['ece'])}, "
+            f"Brier {_fmt(v['brier'])}, AUROC {_fmt(v['auroc'])}; confidence values {v['values']}; the "
+            f"rationale cited the preference (item 1) in {v['cited']} of them. Token readings of the "
+            f"same pairs: accuracy {_fmt(v['tokens_accuracy'])}, AUROC {_fmt(v['tokens_auroc'])}.",
+        ]
+    lines += ["", "Targets (report split):", ""]
+    for t in payload["targets"]:
+        lines.append(f"- {t}")
+    if payload.get("plot"):
+        lines += ["", f"![reliability and accuracy-coverage]({payload['plot']})"]
+    lines += [
+        "",
+        f"Timing: {payload['timing']['readings']} token readings computed in this run "
+        f"({payload['timing']['seconds']:.0f} s, {payload['timing']['per_reading']} s each; readings "
+        "already in the cache cost nothing).",
+        "",
+        "With a larger model on any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server, "
+        "a hosted API that returns `logprobs`):",
+        "",
+        "```bash",
+        "export TAILORED_OPENAI_BASE_URL=http://127.0.0.1:8080/v1 TAILORED_OPENAI_API_KEY=...",
+        "tailored bench judge --model openai:NAME --out docs/benchmarks/judge-NAME",
+        "```",
+        "",
+        "The server must return `top_logprobs` for the one token it generates (OpenAI's API, vLLM and "
+        "llama.cpp's server do); the opposite preferences are then written by that model too.",
+        "",
+    ]
+    path = out / "judge.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def targets(report: Sequence[dict[str, Any]], gain_rows: Sequence[dict[str, Any]]) -> list[str]:
+    def row(set_name: str, persona: str, conf: str) -> dict[str, Any]:
+        return next(r for r in report if r["set"] == set_name and r["persona"] == persona and r["confidence"] == conf)
+
+    gain = next(g for g in gain_rows if g["set"] == "hard" and g["persona"] == "raw" and g["confidence"] == "tokens")
+    gain_p = next(
+        g for g in gain_rows if g["set"] == "hard" and g["persona"] == "profile" and g["confidence"] == "tokens"
+    )
+    std = row("standard", "raw", "tokens")
+    cal = row("standard", "raw", "calibrated")
+    hard_cal = row("hard", "raw", "calibrated")
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "not met"
+
+    return [
+        f"personalization gain on the hard set >= +15 points: raw text {gain['accuracy_gain'] * 100:+.1f} "
+        f"({mark(gain['accuracy_gain'] >= TARGETS['gain_hard'])}), extracted profile "
+        f"{gain_p['accuracy_gain'] * 100:+.1f} ({mark(gain_p['accuracy_gain'] >= TARGETS['gain_hard'])})",
+        f"accuracy >= 0.90 on the 50% most confident pairs (standard, raw text): {std['acc_top_half']:.3f} "
+        f"({mark(std['acc_top_half'] >= TARGETS['acc_top_half'])}); hard set {row('hard', 'raw', 'tokens')['acc_top_half']:.3f}",
+        f"ECE <= 0.05 after calibration on held-back pairs: standard {cal['ece']:.3f} "
+        f"({mark(cal['ece'] <= TARGETS['ece_calibrated'])}), hard {hard_cal['ece']:.3f} "
+        f"({mark(hard_cal['ece'] <= TARGETS['ece_calibrated'])})",
+        f"position consistency >= 0.90: with the both-orders rule 1.000 by construction (met); "
+        f"single readings agree on {std['consistency_single']:.3f} of standard pairs "
+        f"({mark(std['consistency_single'] >= TARGETS['consistency'])} for single readings)",
+    ]
+
+
+def judge(
+    data: Annotated[Path | None, typer.Option(help="PrefEval folder [default: $TAILORED_DATA/prefeval].")] = None,
+    limit: Annotated[int, typer.Option(help="Report pairs (topics 11-20), spread over topics.")] = 100,
+    fit_limit: Annotated[int, typer.Option(help="Fitting pairs (topics 1-10) for the calibrator and threshold.")] = 60,
+    verbal_limit: Annotated[int, typer.Option(help="Report pairs that also get the verbal verdict (slow).")] = 30,
+    target: Annotated[float, typer.Option(help="Target accuracy the abstention threshold is picked for.")] = 0.9,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")
+    ] = None,
+    n_ctx: Annotated[int, typer.Option(help="Context window for a local model.")] = 2048,
+    threads: Annotated[int, typer.Option(help="llama.cpp threads for a local model.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed for samples, violating option and positions.")] = 0,
+    save: Annotated[
+        bool, typer.Option("--save/--no-save", help="Save the fitted calibrator under $TAILORED_HOME/judge.")
+    ] = True,
+    out: OutOpt = Path("docs/benchmarks"),
+) -> None:
+    """The personalized judge on PrefEval pairs: accuracy, calibration, abstention, position consistency."""
+    started = time.perf_counter()
+    if limit < 10 or fit_limit < 10:
+        raise InvalidInput("--limit and --fit-limit must be at least 10")
+    root = data or data_dir() / "prefeval"
+    pairs = build_pairs(root, fit_limit, limit, seed)
+    options: dict[str, Any] = {}
+    if model is None or not model.startswith(("openai:", "scripted")):
+        options = {"n_ctx": n_ctx, "threads": threads}
+    llm = load_chat_model(model, **options)
+    if not llm.supports_logprobs:
+        raise InvalidInput(f"{llm.name} does not expose token probabilities, which this bench reads")
+    cache_dir = cache_root() / "bench"
+    try:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            Engine(Path(tmp) / "judge.db", embedder=HashEmbedder()) as engine,
+            Progress(*progress_columns(), console=console) as progress,
+        ):
+            flips = opposites(llm, [p.preference for p in pairs], cache_dir / "judge-opposites.json", progress)
+            for p in pairs:
+                p.opposite = flips[p.preference]
+            judge_ = engine.judge(llm, calibrator=None)
+            cache = Cache(cache_dir / "judge-readings.jsonl").load()
+            readings, timing = read_all(judge_, engine, pairs, cache, progress, {"report"})
+            verbal_pairs = [p for p in pairs if p.split == "report"][:verbal_limit]
+            verbal = read_verbal(judge_, verbal_pairs, progress) if verbal_limit > 0 else []
+    finally:
+        llm.close()
+    fit_rows = [r for r in readings if r.split == "fit" and r.condition in ("raw", "raw-opposite")]
+    fp, fy = [r.p for r in fit_rows], [r.label for r in fit_rows]
+    from ..judge.calibrate import cross_validated_brier
+
+    choice = {k: round(cross_validated_brier(k, fp, fy), 4) for k in ("temperature", "isotonic")}
+    calibrator = fit_calibrator(fp, fy, model=llm.name)
+    threshold = pick_threshold(calibrator.apply_all(fp), fy, target)
+    saved = str(save_calibrator(calibrator)) if save else None
+    report = summarize(readings, calibrator, threshold, "report")
+    fit_summary = summarize(readings, calibrator, threshold, "fit")
+    gain_rows = gains(report)
+    verbal_summary: dict[str, Any] | None = None
+    if verbal:
+        vy = [v.label for v in verbal]
+        vp = [v.p for v in verbal]
+        tok = {r.key: r for r in readings if r.condition == "raw" and r.split == "report"}
+        tp = [tok[v.key].p for v in verbal]
+        values: dict[str, int] = {}
+        for v in verbal:
+            values[str(v.confidence)] = values.get(str(v.confidence), 0) + 1
+        verbal_summary = {
+            "pairs": len(verbal),
+            "parsed": sum(v.winner is not None for v in verbal),
+            **{
+                k: val
+                for k, val in figures(vp, vy).items()
+                if k in ("accuracy", "acc_top_half", "ece", "brier", "auroc")
+            },
+            "values": dict(sorted(values.items())),
+            "cited": sum(v.cited for v in verbal),
+            "tokens_accuracy": M.accuracy(tp, vy),
+            "tokens_auroc": M.auroc(tp, vy),
+        }
+    argv = (
+        "tailored bench judge " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("judge") + 1 :])
+        if "judge" in sys.argv
+        else "tailored bench judge"
+    )
+    payload: dict[str, Any] = {
+        "benchmark": "judge",
+        "command": argv.strip(),
+        "machine": machine(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "config": {
+            "model": llm.name,
+            "seed": seed,
+            "fit_pairs": sum(p.split == "fit" for p in pairs),
+            "report_pairs": sum(p.split == "report" for p in pairs),
+            "target": target,
+            "prompt_system": SYSTEM,
+            "prompt_question": PAIR_QUESTION,
+            "verbal_question": VERBAL_QUESTION,
+        },
+        "calibrator": calibrator.model_dump(),
+        "calibrator_choice": choice,
+        "calibrator_saved": saved,
+        "threshold": threshold,
+        "report": report,
+        "fit": fit_summary,
+        "gains": gain_rows,
+        "verbal": verbal_summary,
+        "timing": {
+            **timing,
+            "per_reading": round(timing["seconds"] / timing["readings"], 2) if timing["readings"] else None,
+        },
+        "pairs": [asdict(p) for p in pairs],
+        "readings": [asdict(r) for r in readings],
+        "verbal_readings": [asdict(v) for v in verbal],
+    }
+    payload["targets"] = targets(report, gain_rows)
+    png = plot(out / "judge.png", readings, calibrator)
+    payload["plot"] = png.name if png else None
+    write_json(out / "judge.json", payload)
+    path = write_report(out, payload)
+    table = Table(
+        "set",
+        "persona",
+        "confidence",
+        "accuracy",
+        "acc@50%",
+        "ECE",
+        "Brier",
+        "consistency",
+        title="judge (report split)",
+    )
+    for r in report:
+        table.add_row(
+            r["set"],
+            r["persona"],
+            r["confidence"],
+            _fmt(r["accuracy"]),
+            _fmt(r["acc_top_half"]),
+            _fmt(r["ece"]),
+            _fmt(r["brier"]),
+            _fmt(r["consistency_single"]),
+        )
+    console.print(table)
+    for t in payload["targets"]:
+        console.print(t)
+    console.print(f"wrote {path} and {out / 'judge.json'}" + (f" and {png}" if png else ""))
+
+
+__all__ = ["judge"]
