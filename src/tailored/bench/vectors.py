@@ -228,10 +228,9 @@ def _markdown(p: dict[str, Any]) -> str:
     planned = [row["user"] for row in r["rows"] if not row["hnsw_plan"]]
     lines += [
         "",
-        "The HNSW rows force the index order (`enable_sort = off`), the plan PostgreSQL picks on a table"
-        " too large to sort; "
-        + (f"for {', '.join(planned)} it still chose another plan." if planned else "every row used the index.")
-        + " Without that setting the planner sorts the user's rows (the SQL exact row).",
+        "The HNSW rows force the index order (`enable_sort = off`) so that the index is measured; "
+        + (f"for {', '.join(planned)} the planner still chose another plan." if planned else "every row used it.")
+        + " Left free, the planner may sort the user's rows instead, which is the SQL exact row.",
         "",
         "## What the engine does, and why",
         "",
