@@ -37,6 +37,7 @@ from ..types import (
     Summary,
     UserStats,
 )
+from .outbox import Delivery, DeliveryStatus, DueDelivery, StoredWebhook, Webhook
 
 ChangeAction = Literal[
     "created", "merged", "superseded", "retracted", "edited", "deleted", "pinned", "unpinned", "conflict"
@@ -285,7 +286,11 @@ class StoredKey:
 class KeyStore(Protocol):
     """API keys, stored as hashes only."""
 
-    def create_key(self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None) -> ApiKey: ...
+    def create_key(
+        self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None, user_id: str | None = None
+    ) -> ApiKey:
+        """Store a key; with ``user_id`` it is scoped to that one user of ``tenant``."""
+        ...
 
     def find_key(self, key_hash: str) -> ApiKey | None: ...
 
@@ -338,15 +343,78 @@ class CatalogStore(Protocol):
 
     def delete_catalog_items(self, tenant: str, ids: Sequence[str]) -> int: ...
 
-    def interactions(
-        self, tenant: str, kinds: Sequence[str], user_id: str | None = None
-    ) -> list[Interaction]:
+    def interactions(self, tenant: str, kinds: Sequence[str], user_id: str | None = None) -> list[Interaction]:
         """Interaction events of the tenant (of one user when given), in time order; events
         whose payload names no item are left out."""
         ...
 
 
-class Store(EventStore, MemoryStore, SummaryStore, KeyStore, CatalogStore, Protocol):
+class WebhookStore(Protocol):
+    """Webhook registrations and their outbox: events to announce and the delivery log.
+
+    Events are enqueued by the backend itself, in the transaction of the change they
+    announce (``log_change``, ``erase_user``), for each registration of the tenant that
+    subscribed to the event's type. ``erase_user`` removes the user's queued and logged
+    events in its transaction, then enqueues ``user.erased``, which names the user only."""
+
+    def add_webhook(self, stored: StoredWebhook) -> bool:
+        """Store a registration as given; False, writing nothing, when its id is taken."""
+        ...
+
+    def webhooks(self, tenant: str) -> list[Webhook]:
+        """The tenant's registrations, oldest first."""
+        ...
+
+    def stored_webhooks(self, tenant: str) -> list[StoredWebhook]:
+        """The tenant's registrations with their secrets (for ``db copy``)."""
+        ...
+
+    def remove_webhook(self, tenant: str, webhook_id: str) -> bool:
+        """Remove a registration of ``tenant`` with its queue and log; False if none."""
+        ...
+
+    def claim_deliveries(self, owner: str, *, now: datetime, lease_s: float, limit: int) -> list[DueDelivery]:
+        """Lease up to ``limit`` pending deliveries that are due and not leased (or whose
+        lease ran out) to ``owner`` for ``lease_s`` seconds, oldest first. Two workers never
+        hold one delivery at once; one that dies leaves it to be claimed again."""
+        ...
+
+    def finish_delivery(
+        self,
+        delivery_id: int,
+        owner: str,
+        *,
+        at: datetime,
+        delivered: bool,
+        status_code: int | None,
+        error: str | None,
+        retry_at: datetime | None,
+    ) -> bool:
+        """Record an attempt by the lease's ``owner``: delivered, to be retried at
+        ``retry_at``, or (neither) failed for good. False, recording nothing, when the lease
+        is no longer ``owner``'s."""
+        ...
+
+    def deliveries(
+        self,
+        tenant: str,
+        *,
+        status: DeliveryStatus | None = None,
+        webhook_id: str | None = None,
+        limit: int = 100,
+        after_id: int = 0,
+    ) -> list[Delivery]:
+        """A page of the tenant's delivery log in id order, after ``after_id``."""
+        ...
+
+    def replay_deliveries(self, tenant: str, delivery_id: int | None, *, at: datetime) -> list[int]:
+        """Queue again, as new pending deliveries due at ``at``: one delivery of the tenant
+        (any status but pending), or with None every failed one. The replayed rows are
+        marked ``replayed`` (one failed row is replayed once). Returns the new ids."""
+        ...
+
+
+class Store(EventStore, MemoryStore, SummaryStore, KeyStore, CatalogStore, WebhookStore, Protocol):
     """Everything persistence offers, behind one URL (``sqlite:///file.db``, ...)."""
 
     url: str

@@ -209,6 +209,64 @@ def m006_catalog(conn: Conn) -> None:
     conn.execute("CREATE INDEX events_kind ON events (tenant, kind)")
 
 
+@migrations
+def m007_user_keys(conn: Conn) -> None:
+    # A key may be scoped to one user of its tenant (handed to that user's agent or app):
+    # NULL is a tenant-wide key, as every key was before.
+    conn.execute('ALTER TABLE api_keys ADD COLUMN user_id text COLLATE "C"')
+
+
+@migrations
+def m008_webhooks(conn: Conn) -> None:
+    # Registrations, and the outbox: each event once (its data as text, written in the
+    # transaction of the change it announces), one delivery row per registration that
+    # subscribed to it. Workers claim deliveries with FOR UPDATE SKIP LOCKED and a lease.
+    # Events and deliveries lead with (tenant, user_id): an erase deletes them with the
+    # user's other rows.
+    conn.execute(
+        """CREATE TABLE webhooks (
+            id text COLLATE "C" PRIMARY KEY,
+            tenant text COLLATE "C" NOT NULL,
+            url text NOT NULL,
+            secret text NOT NULL,
+            events text NOT NULL,
+            created_at timestamptz NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX webhooks_tenant ON webhooks (tenant, created_at)")
+    conn.execute(
+        f"""CREATE TABLE webhook_events (
+            {_OWNER},
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            type text NOT NULL,
+            data text NOT NULL,
+            created_at timestamptz NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX webhook_events_user ON webhook_events (tenant, user_id)")
+    _no_statistics(conn, "webhook_events", ["data"])
+    conn.execute(
+        f"""CREATE TABLE webhook_deliveries (
+            {_OWNER},
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            webhook_id text COLLATE "C" NOT NULL,
+            event_id bigint NOT NULL,
+            status text NOT NULL,
+            attempts integer NOT NULL DEFAULT 0,
+            next_at timestamptz,
+            lease_owner text,
+            lease_until timestamptz,
+            last_status_code integer,
+            last_error text,
+            created_at timestamptz NOT NULL,
+            delivered_at timestamptz
+        )"""
+    )
+    conn.execute("CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE status = 'pending'")
+    conn.execute("CREATE INDEX webhook_deliveries_tenant ON webhook_deliveries (tenant, id)")
+    conn.execute("CREATE INDEX webhook_deliveries_user ON webhook_deliveries (tenant, user_id)")
+
+
 TABLES = (
     "events",
     "vectors",
@@ -220,10 +278,15 @@ TABLES = (
     "extraction_marks",
     "user_heads",
     "catalog_items",
+    "webhooks",
+    "webhook_events",
+    "webhook_deliveries",
 )
 """Every table of the schema; ``USER_TABLES`` are those an erase deletes from."""
 
 USER_TABLES = (
+    "webhook_deliveries",
+    "webhook_events",
     "memory_log",
     "memory_evidence",
     "vectors",

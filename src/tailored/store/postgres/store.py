@@ -38,6 +38,7 @@ from .codec import payload_json, us_sql
 from .memories import MemoryTables
 from .migrations import Conn
 from .schema import TABLES, USER_TABLES, migrations
+from .webhooks import WebhookTables, announce_erase
 
 Row = tuple[Any, ...]
 Params = Sequence[object] | Mapping[str, object]
@@ -124,7 +125,7 @@ class _Txn:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
-class PostgresStore(MemoryTables, CatalogTables):
+class PostgresStore(MemoryTables, CatalogTables, WebhookTables):
     """A store in a PostgreSQL database (with the pgvector extension), named by a
     ``postgresql://user@host/db`` URL; any libpq URL parameter (``?host=/socket/dir``,
     ``sslmode``, ...) works. ``PostgresStore.open(url)`` connects and migrates."""
@@ -289,6 +290,7 @@ class PostgresStore(MemoryTables, CatalogTables):
                     touched.append(table)
                 if table == "events":
                     removed = count
+            announce_erase(conn, scope, removed)
             txn = self._txn()
             assert txn is not None  # inside _write
             txn.after_commit.append(lambda: self._rewrite(touched))

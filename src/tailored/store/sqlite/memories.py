@@ -17,6 +17,7 @@ from typing import Any
 from ...types import Memory, MemoryChange, MemoryStatus, Summary
 from ..base import ChangeAction, ClosedStatus, NewMemory, Scope
 from .codec import dt, us
+from .webhooks import announce_change
 
 Row = tuple[Any, ...]
 
@@ -220,11 +221,15 @@ class MemoryTables:
     ) -> None:
         with self._write("cannot log the change") as conn:
             # Only a memory of this scope gets a log row: a stray id is ignored, never linked.
-            conn.execute(
+            cur = conn.execute(
                 "INSERT INTO memory_log (memory_id, at_us, action, detail, other_id)"
                 " SELECT id, ?, ?, ?, ? FROM memories WHERE tenant = ? AND user_id = ? AND id = ?",
                 (us(at), action, detail, other_id, scope.tenant, scope.user_id, memory_id),
             )
+            if cur.rowcount == 1:  # every change is logged here: its webhook event commits with it
+                announce_change(
+                    conn, scope, lambda: self.memory(scope, memory_id), action, at=at, detail=detail, other_id=other_id
+                )
 
     def memory_log(self, scope: Scope, memory_id: int | None = None) -> list[MemoryChange]:
         sql = (

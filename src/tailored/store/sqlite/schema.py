@@ -215,3 +215,61 @@ def m009_catalog(conn: sqlite3.Connection) -> None:
         ) WITHOUT ROWID"""
     )
     conn.execute("CREATE INDEX events_kind ON events (tenant, kind)")
+
+
+@migrations
+def m010_user_keys(conn: sqlite3.Connection) -> None:
+    # A key may be scoped to one user of its tenant (handed to that user's agent or app):
+    # NULL is a tenant-wide key, as every key was before.
+    conn.execute("ALTER TABLE api_keys ADD COLUMN user_id TEXT")
+
+
+@migrations
+def m011_webhooks(conn: sqlite3.Connection) -> None:
+    # Registrations, and the outbox: each event once (its data as JSON, written in the
+    # transaction of the change it announces), one delivery row per registration that
+    # subscribed to it. A worker claims a delivery by writing a lease (owner and expiry)
+    # under the file's write lock; an expired lease can be claimed again.
+    conn.execute(
+        """CREATE TABLE webhooks (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            events TEXT NOT NULL,
+            created_us INTEGER NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX webhooks_tenant ON webhooks (tenant, created_us)")
+    conn.execute(
+        """CREATE TABLE webhook_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL,
+            created_us INTEGER NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX webhook_events_user ON webhook_events (tenant, user_id)")
+    conn.execute(
+        """CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            webhook_id TEXT NOT NULL,
+            event_id INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_us INTEGER,
+            lease_owner TEXT,
+            lease_until_us INTEGER,
+            last_status_code INTEGER,
+            last_error TEXT,
+            created_us INTEGER NOT NULL,
+            delivered_us INTEGER
+        )"""
+    )
+    conn.execute("CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_us) WHERE status = 'pending'")
+    conn.execute("CREATE INDEX webhook_deliveries_tenant ON webhook_deliveries (tenant, id)")
+    conn.execute("CREATE INDEX webhook_deliveries_user ON webhook_deliveries (tenant, user_id)")

@@ -35,6 +35,7 @@ from .codec import encode as _encode
 from .codec import us as _us
 from .memories import MemoryTables, erase_memories
 from .schema import migrations
+from .webhooks import WebhookTables, announce_erase
 
 Row = tuple[Any, ...]
 
@@ -98,7 +99,7 @@ def _user_stats(user_id: str, row: Row | None) -> UserStats:
     return UserStats(user_id=user_id, events=row[1], first=_dt(row[2]), last=_dt(row[3]))
 
 
-class SQLiteStore(MemoryTables, CatalogTables):
+class SQLiteStore(MemoryTables, CatalogTables, WebhookTables):
     """The embedded default store: one file. ``SQLiteStore.open(url)`` opens and migrates it.
 
     The file and its folder are created readable by the owner only (0600 / 0700): they
@@ -342,6 +343,7 @@ class SQLiteStore(MemoryTables, CatalogTables):
             conn.execute("DELETE FROM user_heads WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
             erase_memories(conn, scope)
         with self._lock, map_errors("erase stored, but the file could not be compacted"):
+            announce_erase(conn, scope, len(ids))
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(ids)
