@@ -120,3 +120,136 @@ def test_the_first_search_embeds_deferred_events_once(tmp_path: Path) -> None:
         assert eng.search("ana", "gardens")
         assert len(embedder.seen) == 11  # ten events and the query
         assert len(eng.search("ana", "notes on gardens")) == 10 and len(embedder.seen) == 12
+
+
+# -- user-scoped keys ----------------------------------------------------------------------
+# A key made with ``keys create --tenant T --user U`` reads and writes U and nothing else.
+# Every route of the isolation table (which covers every route, see test_server.py) is
+# called twice with ana's key: on ana (allowed) and on bob, a user of the same tenant
+# (403). Tenant-wide reads are 403 too: a 403 says the key may not, whether or not the
+# other user exists, so it reveals nothing.
+
+TENANT_WIDE = {("GET", "/v1/users"), ("GET", "/v1/stats")}
+
+
+@pytest.fixture
+def scoped(tmp_path: Path) -> Iterator[tuple[str, str, str, Engine]]:
+    from tailored.testing import ScriptedChatModel
+
+    engine = Engine(tmp_path / "server.db", embedder=HashEmbedder())
+    keys = Keys(engine.store)
+    _, tenant_key = keys.create("acme")
+    record, ana_key = keys.create("acme", user="ana", label="ana's agent")
+    assert record.user_id == "ana"
+    with running(create_app(Settings(), engine, chat_model=ScriptedChatModel(default="Lentil curry."))) as url:
+        yield url, tenant_key, ana_key, engine
+    engine.close()
+
+
+def _seed(engine: Engine, user: str) -> int:
+    """The user afresh: two events and one memory; returns the memory's id."""
+    eng = engine.for_tenant("acme")
+    if user in {u.user_id for u in eng.users()}:
+        eng.erase(user)
+    eng.add([{"user_id": user, "text": f"{user} secret plan", "source_id": f"{user}-1"}])
+    return eng.remember(user, {"kind": "fact", "key": "plan", "value": f"{user} secret plan"}).id
+
+
+def _body(body: object, user: str, engine: Engine) -> object:
+    if body == "EXPORT":
+        return engine.for_tenant("acme").export(user).model_dump(mode="json")
+    if body is None:
+        return None
+    import json
+
+    return json.loads(json.dumps(body).replace('"bob"', json.dumps(user)))
+
+
+def test_a_user_key_does_everything_on_its_user_and_nothing_on_another(
+    scoped: tuple[str, str, str, Engine],
+) -> None:
+    from .test_server import ISOLATION
+
+    url, tenant_key, ana_key, engine = scoped
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ana_key}"}, timeout=30) as ana:
+        for method, path, body in ISOLATION:
+            for user in ("ana", "bob"):
+                memory_id = _seed(engine, user)
+                _seed(engine, "bob" if user == "ana" else "ana")
+                target = path.format(user_id=user, memory_id=memory_id)
+                r = ana.request(method, target, json=_body(body, user, engine))
+                where = (method, path, user, r.status_code, r.text[:200])
+                if (method, path) in TENANT_WIDE or user == "bob":
+                    assert r.status_code == 403 and r.json()["error"]["code"] == "tenant_isolation", where
+                    assert "bob secret plan" not in r.text, where
+                elif path == "/v1/judge":
+                    assert r.status_code not in (401, 403), where  # the scripted model may not judge
+                else:
+                    assert r.status_code < 400, where
+    # bob was never touched by ana's key: his events and memory are as seeded
+    eng = engine.for_tenant("acme")
+    assert [e.text for e in eng.events("bob")] == ["bob secret plan"]
+    assert [m.value for m in eng.history("bob")] == ["bob secret plan"]
+
+
+def test_a_user_key_writes_only_its_user_and_a_mixed_batch_stores_nothing(
+    scoped: tuple[str, str, str, Engine],
+) -> None:
+    url, _, ana_key, engine = scoped
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ana_key}"}, timeout=30) as ana:
+        mixed = [{"user_id": "ana", "text": "mine"}, {"user_id": "bob", "text": "planted"}]
+        r = ana.post("/v1/events", json={"events": mixed})
+        assert r.status_code == 403 and "scoped to user 'ana'" in r.json()["error"]["message"]
+        assert engine.for_tenant("acme").users() == []  # all or nothing
+        plain = ana.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+        assert plain.status_code == 403  # no user named: the key answers for ana only
+        chat = {"user": "ana", "messages": [{"role": "user", "content": "Dinner?"}], "stream": True}
+        with ana.stream("POST", "/v1/chat/completions", json={**chat, "user": "bob"}) as r:
+            assert r.status_code == 403
+        with ana.stream("POST", "/v1/chat/completions", json=chat) as r:
+            assert r.status_code == 200 and "Lentil" in r.read().decode()
+        assert ana.get("/v1/admin/keys").status_code == 403
+    assert [e.role for e in engine.for_tenant("acme").events("ana")] == ["user", "assistant"]
+
+
+def test_an_admin_creates_a_user_key_over_rest_and_bad_users_are_refused(tmp_path: Path) -> None:
+    engine = Engine(tmp_path / "server.db", embedder=HashEmbedder())
+    _, admin = Keys(engine.store).create(None, admin=True)
+    with (
+        running(create_app(Settings(), engine)) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as c,
+    ):
+        made = c.post("/v1/admin/keys", json={"tenant": "acme", "user_id": "ana"}).json()
+        assert made["user_id"] == "ana" and made["tenant"] == "acme"
+        listed = {k["id"]: k for k in c.get("/v1/admin/keys").json()}
+        assert listed[made["id"]]["user_id"] == "ana"
+        bad = c.post("/v1/admin/keys", json={"tenant": "acme", "user_id": "a/b"})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {made['key']}"}, timeout=30) as ana:
+            assert ana.post("/v1/events", json={"events": [{"user_id": "ana", "text": "hello"}]}).status_code == 200
+            assert ana.get("/v1/users/ana").json()["events"] == 1
+            assert ana.get("/v1/users").status_code == 403
+    assert len(Keys(engine.store).list()) == 2  # the refused one was not stored
+    engine.close()
+
+
+def test_keys_create_with_user_on_the_command_line(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TAILORED_DB": str(tmp_path / "k.db"), "COLUMNS": "200"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tailored", *args], capture_output=True, text=True, env=env)
+
+    made = cli("keys", "create", "--tenant", "acme", "--user", "ana")
+    assert made.returncode == 0 and "user ana only" in made.stdout and "tlk_" in made.stdout
+    (row,) = json.loads(cli("keys", "list", "--json").stdout)
+    assert (row["tenant"], row["user_id"]) == ("acme", "ana")
+    bad = cli("keys", "create", "--tenant", "acme", "--user", "a/b")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "user_id" in bad.stderr
+    admin = cli("keys", "create", "--admin", "--user", "ana")
+    assert admin.returncode == 1 and "admin key cannot be scoped" in admin.stderr
+    assert len(json.loads(cli("keys", "list", "--json").stdout)) == 1

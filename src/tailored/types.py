@@ -316,6 +316,7 @@ class ApiKey(BaseModel):
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+    user_id: str | None = None  # a user-scoped key reaches this one user of its tenant only
 
 
 # -- memories: what the engine derives about a user -----------------------------------

@@ -254,6 +254,19 @@ def test_stored_keys_restore_exactly_once(store: Store) -> None:
     assert store.find_key("hash9") == moved.key
 
 
+def test_a_user_scoped_key_keeps_its_user_through_every_read_and_a_restore(store: Store) -> None:
+    scoped = store.create_key("k1", "t1", "hash1", False, "ana's agent", "ana")
+    store.create_key("k2", "t1", "hash2", False, None)
+    assert scoped.user_id == "ana" and store.find_key("hash1") == scoped
+    assert [k.user_id for k in store.list_keys("t1")] == ["ana", None]
+    (kept, _) = store.stored_keys("t1")
+    assert kept.key.user_id == "ana"
+    moved = StoredKey(kept.key.model_copy(update={"id": "k9", "tenant": "t2"}), "hash9")
+    assert store.restore_key(moved)
+    found = store.find_key("hash9")
+    assert found is not None and (found.tenant, found.user_id) == ("t2", "ana")
+
+
 # -- transactions, schema ----------------------------------------------------------------
 
 

@@ -89,7 +89,7 @@ def fill(store: Store) -> None:
         "eve", {"kind": "preference", "key": "tea", "value": "green tea", "polarity": "like"}
     )
     store.create_key("k1", "t1", "hash-one", False, "app")
-    store.create_key("k2", "t1", "hash-two", False, None)
+    store.create_key("k2", "t1", "hash-two", False, None, "ana")  # scoped to one user
     store.revoke_key("k2")
 
 
@@ -145,7 +145,9 @@ def test_sqlite_to_sqlite_copies_everything_and_a_second_run_skips(source: Store
     assert (rows["t1"].keys, rows["t1"].keys_skipped) == (2, 0)
     assert sqlite_target.stored_keys("t1") == source.stored_keys("t1")  # hashes, times, revocation
     live = sqlite_target.find_key("hash-one")
-    assert live is not None and live.tenant == "t1" and live.revoked_at is None
+    assert live is not None and live.tenant == "t1" and live.revoked_at is None and live.user_id is None
+    scoped = sqlite_target.find_key("hash-two")
+    assert scoped is not None and scoped.user_id == "ana"
     again = copy(source, sqlite_target)
     assert [(t.copied, t.skipped) for t in again.tenants] == [(0, 4), (0, 2)]
     assert [(t.keys, t.keys_skipped) for t in again.tenants] == [(0, 2), (0, 0)]

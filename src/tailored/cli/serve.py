@@ -29,12 +29,17 @@ def keys_create(
     tenant: Annotated[str | None, typer.Option(help="Tenant the key belongs to.")] = None,
     admin: Annotated[bool, typer.Option("--admin", help="An admin key (manages tenants and keys).")] = False,
     label: Annotated[str | None, typer.Option(help="A note to recognise the key by.")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", "-u", help="Scope the key to this one user of the tenant (for that user's agent)."),
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Create a key; its secret is printed once and stored only as a hash."""
     with Engine(db) as eng:
-        record, secret = Keys(eng.store).create(tenant, admin=admin, label=label)
-    console.print(f"key {record.id} for {'admin' if admin else 'tenant ' + record.tenant}:")
+        record, secret = Keys(eng.store).create(tenant, admin=admin, label=label, user=user)
+    who = "admin" if admin else f"tenant {record.tenant}" + (f", user {record.user_id} only" if user else "")
+    console.print(f"key {record.id} for {who}:")
     typer.echo(secret)
 
 
@@ -47,11 +52,12 @@ def keys_list(as_json: JsonOpt = False, db: DbOpt = None) -> None:
     if as_json:
         print_json(list(rows))
         return
-    table = Table("id", "tenant", "admin", "label", "created", "revoked")
+    table = Table("id", "tenant", "user", "admin", "label", "created", "revoked")
     for k in rows:
         table.add_row(
             k.id,
             k.tenant,
+            k.user_id or "",
             "yes" if k.admin else "",
             k.label or "",
             f"{k.created_at:%Y-%m-%d %H:%M}",

@@ -51,11 +51,22 @@ def get_key(
 KeyDep = Annotated[ApiKey, Depends(get_key)]
 
 
-async def get_tenant_engine(state: StateDep, key: KeyDep) -> Engine:
-    """The engine of the caller's tenant; an admin key has no user data of its own."""
+def engine_for_key(state: State, key: ApiKey) -> Engine:
+    """The engine view a key may use: its tenant's, bound to its user for a user-scoped key.
+
+    Every route and MCP tool that touches user data gets its engine here. A user-scoped
+    key's view refuses any other user and every tenant-wide read with
+    ``TenantIsolationError`` (403), whichever route or tool asks (see ``Engine.for_tenant``).
+    """
     if key.admin:
         raise HTTPException(403, "admin keys manage tenants and keys; use a tenant key for user data")
-    return state.engine.for_tenant(key.tenant)
+    return state.engine.for_tenant(key.tenant, user=key.user_id)
+
+
+async def get_tenant_engine(state: StateDep, key: KeyDep) -> Engine:
+    """The engine of the caller's tenant (of its one user, for a user-scoped key); an admin
+    key has no user data of its own."""
+    return engine_for_key(state, key)
 
 
 EngineDep = Annotated[Engine, Depends(get_tenant_engine)]

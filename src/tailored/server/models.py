@@ -6,7 +6,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..types import EventIn, SearchMode, UtcDatetime
+from ..types import EventIn, SearchMode, UserId, UtcDatetime
 
 T = TypeVar("T")
 
@@ -55,11 +55,13 @@ class KeyCreate(BaseModel):
 
     tenant: str = Field(min_length=1, max_length=64)
     label: str | None = Field(None, max_length=200)
+    user_id: UserId | None = Field(None, description="scope the key to this one user of the tenant")
 
 
 class KeyCreated(BaseModel):
     id: str
     tenant: str
+    user_id: str | None = None
     key: str = Field(description="the secret; shown only in this response")
 
 

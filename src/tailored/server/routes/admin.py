@@ -25,8 +25,8 @@ def list_keys(_: AdminDep, state: StateDep) -> list[ApiKey]:
 
 @router.post("/keys", response_model=KeyCreated, status_code=201)
 def create_key(_: AdminDep, state: StateDep, body: KeyCreate) -> KeyCreated:
-    record, secret = state.keys.create(body.tenant, label=body.label)
-    return KeyCreated(id=record.id, tenant=record.tenant, key=secret)
+    record, secret = state.keys.create(body.tenant, label=body.label, user=body.user_id)
+    return KeyCreated(id=record.id, tenant=record.tenant, user_id=record.user_id, key=secret)
 
 
 @router.delete("/keys/{key_id}", response_model=ApiKey)

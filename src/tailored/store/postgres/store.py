@@ -45,7 +45,7 @@ Params = Sequence[object] | Mapping[str, object]
 
 _MINE = "tenant = %s AND user_id = %s"
 _EVENT_COLS = "id, tenant, user_id, kind, role, text, payload, happened_at, ingested_at, session_id, source_id"
-_KEY_COLS = "id, tenant, admin, label, created_at, revoked_at"
+_KEY_COLS = "id, tenant, admin, label, created_at, revoked_at, user_id"
 _USER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
 
@@ -105,7 +105,7 @@ def _row_event(r: Row) -> Event:
 
 
 def _row_key(r: Row) -> ApiKey:
-    return ApiKey(id=r[0], tenant=r[1], admin=r[2], label=r[3], created_at=r[4], revoked_at=r[5])
+    return ApiKey(id=r[0], tenant=r[1], admin=r[2], label=r[3], created_at=r[4], revoked_at=r[5], user_id=r[6])
 
 
 def _user_stats(user_id: str, row: Row | None) -> UserStats:
@@ -467,14 +467,19 @@ class PostgresStore(MemoryTables, CatalogTables, WebhookTables):
 
     # -- API keys ---------------------------------------------------------------------
 
-    def create_key(self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None) -> ApiKey:
+    def create_key(
+        self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None, user_id: str | None = None
+    ) -> ApiKey:
         created = utcnow()
         with self._write("cannot create key") as conn:
             conn.execute(
-                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                (key_id, tenant, key_hash, admin, label, created),
+                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_at, user_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (key_id, tenant, key_hash, admin, label, created, user_id),
             )
-        return ApiKey(id=key_id, tenant=tenant, admin=admin, label=label, created_at=created, revoked_at=None)
+        return ApiKey(
+            id=key_id, tenant=tenant, admin=admin, label=label, created_at=created, revoked_at=None, user_id=user_id
+        )
 
     def find_key(self, key_hash: str) -> ApiKey | None:
         rows = self._read(f"SELECT {_KEY_COLS} FROM api_keys WHERE hash = %s", (key_hash,))
@@ -501,15 +506,15 @@ class PostgresStore(MemoryTables, CatalogTables, WebhookTables):
         rows = self._read(
             f"SELECT {_KEY_COLS}, hash FROM api_keys WHERE tenant = %s ORDER BY created_at, id", (tenant,)
         )
-        return [StoredKey(_row_key(r), r[6]) for r in rows]
+        return [StoredKey(_row_key(r), r[7]) for r in rows]
 
     def restore_key(self, stored: StoredKey) -> bool:
         k = stored.key
         with self._write("cannot restore key") as conn:
             cur = conn.execute(
-                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_at, revoked_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                (k.id, k.tenant, stored.key_hash, k.admin, k.label, k.created_at, k.revoked_at),
+                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_at, revoked_at, user_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (k.id, k.tenant, stored.key_hash, k.admin, k.label, k.created_at, k.revoked_at, k.user_id),
             )
             return cur.rowcount == 1
 

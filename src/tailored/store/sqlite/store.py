@@ -62,7 +62,7 @@ def _create_private(path: Path) -> None:
 _EVENT_COLS = "id, tenant, user_id, kind, role, text, payload, time_us, ingested_us, session_id, source_id"
 
 
-_KEY_COLS = "id, tenant, admin, label, created_us, revoked_us"
+_KEY_COLS = "id, tenant, admin, label, created_us, revoked_us, user_id"
 
 
 def _row_key(r: Row) -> ApiKey:
@@ -73,6 +73,7 @@ def _row_key(r: Row) -> ApiKey:
         label=r[3],
         created_at=_dt(r[4]),
         revoked_at=_dt(r[5]) if r[5] is not None else None,
+        user_id=r[6],
     )
 
 
@@ -501,14 +502,18 @@ class SQLiteStore(MemoryTables, CatalogTables, WebhookTables):
 
     # -- API keys ---------------------------------------------------------------------
 
-    def create_key(self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None) -> ApiKey:
+    def create_key(
+        self, key_id: str, tenant: str, key_hash: str, admin: bool, label: str | None, user_id: str | None = None
+    ) -> ApiKey:
         created = utcnow()
         with self._write("cannot create key") as conn:
             conn.execute(
-                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_us) VALUES (?,?,?,?,?,?)",
-                (key_id, tenant, key_hash, int(admin), label, _us(created)),
+                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_us, user_id) VALUES (?,?,?,?,?,?,?)",
+                (key_id, tenant, key_hash, int(admin), label, _us(created), user_id),
             )
-        return ApiKey(id=key_id, tenant=tenant, admin=admin, label=label, created_at=created, revoked_at=None)
+        return ApiKey(
+            id=key_id, tenant=tenant, admin=admin, label=label, created_at=created, revoked_at=None, user_id=user_id
+        )
 
     def find_key(self, key_hash: str) -> ApiKey | None:
         rows = self._read(f"SELECT {_KEY_COLS} FROM api_keys WHERE hash = ?", (key_hash,))
@@ -533,16 +538,16 @@ class SQLiteStore(MemoryTables, CatalogTables, WebhookTables):
 
     def stored_keys(self, tenant: str) -> list[StoredKey]:
         rows = self._read(f"SELECT {_KEY_COLS}, hash FROM api_keys WHERE tenant = ? ORDER BY created_us, id", (tenant,))
-        return [StoredKey(_row_key(r), r[6]) for r in rows]
+        return [StoredKey(_row_key(r), r[7]) for r in rows]
 
     def restore_key(self, stored: StoredKey) -> bool:
         k = stored.key
         revoked = None if k.revoked_at is None else _us(k.revoked_at)
         with self._write("cannot restore key") as conn:
             cur = conn.execute(
-                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_us, revoked_us)"
-                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
-                (k.id, k.tenant, stored.key_hash, int(k.admin), k.label, _us(k.created_at), revoked),
+                "INSERT INTO api_keys (id, tenant, hash, admin, label, created_us, revoked_us, user_id)"
+                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
+                (k.id, k.tenant, stored.key_hash, int(k.admin), k.label, _us(k.created_at), revoked, k.user_id),
             )
             return cur.rowcount == 1
 
