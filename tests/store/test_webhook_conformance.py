@@ -129,7 +129,9 @@ def test_retries_failures_log_and_replay(store: Store) -> None:
     assert claim(store, at=now + timedelta(seconds=5)) == []  # not due yet
     [d2] = claim(store, at=later)
     assert d2.id == d.id and d2.attempts == 1 and d2.body == d.body  # the same bytes on every attempt
-    assert store.finish_delivery(d.id, "w1", at=later, delivered=False, status_code=None, error="timed out", retry_at=None)
+    assert store.finish_delivery(
+        d.id, "w1", at=later, delivered=False, status_code=None, error="timed out", retry_at=None
+    )
     [row] = store.deliveries("t1", status="failed")
     assert (row.attempts, row.last_status_code, row.last_error) == (2, None, "timed out")
     with pytest.raises(NotFound):

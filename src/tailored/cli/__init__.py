@@ -14,6 +14,7 @@ from . import batch, bench, data, db, demo, judge, profile, serve
 from . import chat as chat_cli
 from . import models as models_cli
 
+from . import webhooks as webhooks_cli
 app = typer.Typer(
     name="tailored",
     help="A personalization engine for LLM applications: remember users, retrieve what matters, tailor answers.",
@@ -34,6 +35,7 @@ app.add_typer(serve.keys_app, name="keys")
 app.command()(serve.serve)
 
 
+app.add_typer(webhooks_cli.app, name="webhooks")
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Usage errors are reported by the parser (exit 2); a ``TailoredError``
     becomes one line on stderr and exit status 1."""

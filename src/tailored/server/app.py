@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
@@ -15,12 +17,13 @@ from ..embed import load_embedder
 from ..embed.batching import BatchingEmbedder
 from ..engine import Engine
 from ..keys import Keys
+from ..webhooks import Deliverer, DeliveryWorker
 from . import docs, errors
 from .deps import State
 from .errors import error_body
 from .generation import ModelRunner
 from .headers import SecurityHeaders
-from .routes import admin, events, judge, memories, meta, openai_compat, users
+from .routes import admin, events, judge, memories, meta, openai_compat, users, webhooks
 from .settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -84,6 +87,27 @@ def server_engine(settings: Settings) -> Engine:
     return Engine(settings.db, embedder=BatchingEmbedder(load_embedder(settings.embedder)))
 
 
+def _webhook_lifespan(engine: Engine, settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Run a webhook delivery worker (a thread) for the server's life, stopping it cleanly
+    at shutdown; queued deliveries stay in the store for the next start. Every worker
+    process of ``--workers N`` runs one: leases in the store keep them apart."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.webhooks_worker:
+            deliverer = Deliverer(engine.store, allow_private=settings.webhooks_allow_private)
+            worker = DeliveryWorker(deliverer, poll_s=settings.webhooks_poll_s)
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None, chat_model: Any = None) -> FastAPI:
     """Build the app. ``engine`` (and its store) is shared by every request and tenant.
 
@@ -93,6 +117,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     settings = settings or Settings()
     engine = engine or server_engine(settings)
     app = FastAPI(
+        lifespan=_webhook_lifespan(engine, settings),
         title="tailored",
         version=__version__,
         description="Personalization engine API. Authenticate with `Authorization: Bearer <key>`.",
@@ -102,7 +127,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     runner = ModelRunner(chat_model if chat_model is not None else settings.model, settings)
     app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=runner)
     errors.install(app)
-    for module in (meta, users, memories, events, admin, openai_compat, judge):
+    for module in (meta, users, memories, events, admin, openai_compat, judge, webhooks):
         app.include_router(module.router)
     docs_csp = docs.install(app)
     static = files("tailored.server").joinpath("static")

@@ -26,3 +26,8 @@ class Settings(BaseSettings):
     chat_per_key: int = Field(4, ge=1, description="Most chat requests of one API key in progress (running or queued)")
     chat_queue: int = Field(32, ge=0, description="Most chat requests waiting for the model, all tenants together")
     chat_timeout_s: float = Field(300.0, gt=0, description="Longest one streamed answer may take to generate")
+    webhooks_worker: bool = Field(True, description="Deliver webhooks from this server process (a background thread)")
+    webhooks_poll_s: float = Field(0.5, gt=0, description="How often an idle webhook worker looks for due deliveries")
+    webhooks_allow_private: bool = Field(
+        False, description="Let webhooks point at private and loopback addresses (receivers on this network)"
+    )
