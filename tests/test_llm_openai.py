@@ -177,8 +177,12 @@ def logprobs_answer(request: dict[str, object]) -> bytes:
 
     messages = request.get("messages")
     prompt = str(messages[-1]["content"]) if isinstance(messages, list) and messages else ""  # type: ignore[index]
-    a_line = next((line for line in prompt.splitlines() if line.startswith("Response A:")), "")
-    likely, other = ("A", "B") if "lentil" in a_line.lower() else ("B", "A")
+    if "Proposed response:" in prompt:  # one response alone: does it fit?
+        proposed = prompt.split("Proposed response:", 1)[1].splitlines()[0]
+        likely, other = ("Yes", "No") if "lentil" in proposed.lower() else ("No", "Yes")
+    else:
+        a_line = next((line for line in prompt.splitlines() if line.startswith("Response A:")), "")
+        likely, other = ("A", "B") if "lentil" in a_line.lower() else ("B", "A")
     top = [(likely, 0.8), (other, 0.15), (" " + likely, 0.03), ("The", 0.01), ("I", 0.005)]
     n = int(request.get("top_logprobs") or 0)  # type: ignore[call-overload]
     content = [
@@ -294,11 +298,14 @@ def test_choice_logprobs_and_the_judge_over_openai_logprobs(junk_server: str) ->
     assert sent["logprobs"] is True and sent["top_logprobs"] == 5 and sent["max_tokens"] == 1
     assert math.exp(probs["A"]) == pytest.approx(0.83) and math.exp(probs["B"]) == pytest.approx(0.15)
     assert math.exp(probs["C"]) == pytest.approx(0.005)  # unlisted: the least likely listed token
-    judge = Judge(model, calibrator=None)
+    judge = Judge(model, calibrator=None, method="pairwise")
     j = judge.compare(Persona(text="vegetarian"), "Dinner?", "Lentil curry", "Steak", explain=False)
     assert j.winner == "a" and j.consistent and j.source == "tokens"
     assert j.probability == pytest.approx(0.83 / 0.98)
     j2 = judge.compare(None, "Dinner?", "Steak", "Lentil curry", explain=False)
     assert j2.winner == "b" and j2.probability == pytest.approx(1 - j.probability)
-    assert judge.score(None, "Dinner?", "Lentil curry").source == "tokens"
+    point = Judge(model, calibrator=None)  # each response alone: P(Yes) 0.83 vs 0.15 for the one that fits
+    j3 = point.compare(None, "Dinner?", "Steak", "Lentil curry", explain=False)
+    assert j3.winner == "b" and j3.margins == pytest.approx((math.log(0.15 / 0.83), math.log(0.83 / 0.15)))
+    assert point.score(None, "Dinner?", "Lentil curry").probability == pytest.approx(0.83 / 0.98)
     model.close()

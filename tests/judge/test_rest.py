@@ -43,13 +43,13 @@ def test_judge_for_a_user_of_the_callers_tenant(
 ) -> None:
     a, _, engine, model = api
     a.post("/v1/events", json={"events": [{"user_id": "ana", "role": "user", "text": "I am vegetarian"}]})
-    model.replies.extend(["B", "A", VERDICT])  # B in A/B order, A (= Lentil curry) in B/A order
+    model.replies.extend(["No", "Yes", VERDICT])  # steak does not fit, the curry does
     r = a.post("/v1/judge", json={**PAIR, "user": "ana"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["winner"] == "b" and body["consistent"] and body["verbal_confidence"] == 7
+    assert body["winner"] == "b" and body["method"] == "pointwise" and body["verbal_confidence"] == 7
     assert len(body["relied_on"]) == 1 and "vegetarian" in body["relied_on"][0].lower()
-    assert "vegetarian" in model.calls[0][-1].content.lower()
+    assert "vegetarian" in model.calls[0][0].content.lower()
 
 
 def test_another_tenants_user_is_not_found_and_never_read(
@@ -86,7 +86,8 @@ def test_bad_requests_are_422_with_the_field(
 
 def test_a_persona_without_a_user(api: tuple[httpx.Client, httpx.Client, Engine, ScriptedChatModel]) -> None:
     a, _, _, model = api
-    model.replies.extend(["A", "A"])  # each order picks the first shown: inconsistent, a tie
+    model.replies.extend(["Yes", "Yes"])  # both fit as well: a tie
     r = a.post("/v1/judge", json={**PAIR, "persona": "Loves steak", "explain": False, "threshold": 0.6})
     body = r.json()
-    assert r.status_code == 200 and body["winner"] == "tie" and not body["consistent"] and body["abstained"]
+    assert r.status_code == 200 and body["winner"] == "tie" and body["abstained"]
+    assert "Loves steak" in model.calls[0][0].content

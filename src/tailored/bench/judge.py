@@ -16,8 +16,11 @@ option in the raw file is the preference-aligned one):
 Each pair is judged with no persona (the control), with the preference as free text
 (``raw``), and with the profile the engine extracts from it (``profile``: the statement
 added as an event of a temporary user, the default rules extractor, the profile's
-memories as persona items). Both presentation orders are read for each; the judge's
-probability is their mean (``tailored.judge.combine``).
+memories as persona items). The judge reads each response alone (pointwise, its default):
+P(A preferred) = sigmoid(margin A - margin B), where a margin is log P(Yes) - log P(No) of
+"is this response a good fit for me?". On the first ``--pairwise-limit`` report pairs the
+pairwise reading (the A/B verdict token, both presentation orders, averaged) is measured
+too, for its position consistency.
 
 Topics 1-10 (alphabetical) are the fitting split: prompt variants were compared there, the
 calibrator is fitted there and the abstention threshold picked there. Topics 11-20 are the
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import shlex
 import sys
@@ -52,34 +56,40 @@ from ..errors import InvalidInput
 from ..judge import Calibrator, Judge, Persona, fit_calibrator, pick_threshold, save_calibrator
 from ..judge import metrics as M
 from ..judge.combine import combine, consistent
-from ..judge.prompt import PAIR_QUESTION, SYSTEM, VERBAL_QUESTION
+from ..judge.prompt import POINT_QUESTION, POINT_SYSTEM, VERBAL_QUESTION
 from ..judge.verbal import verbal_probability
 from ..llm import ChatModel, load_chat_model
 from ..llm.models import cache_root
 from ..testing import HashEmbedder
 from .common import OutOpt, data_dir, machine, progress_columns, write_json
-from .prefeval import Item, load_items, sample, shuffle_options
+from .prefeval import Item, gold_stance, load_items, sample, shuffle_options
 
 console = Console(stderr=True)
 
 CONDITIONS = ("none", "raw", "profile")
 TARGETS = {"gain_hard": 0.15, "acc_top_half": 0.90, "ece_calibrated": 0.05, "consistency": 0.90}
 FLIP_PROMPT = (
-    "Rewrite the person's statement so that it says the opposite: they now want, like or "
-    "accept exactly what the statement avoids or dislikes, and dislike what it prefers. Keep "
-    "it first person, one or two sentences, about the same topic. Reply with the rewritten "
+    "Rewrite the person's statement so that it says the opposite: flip their attitude and keep "
+    "the same subject words. What they avoid, dislike or refuse, they now love; what they "
+    "prefer or only use, they now avoid. First person, one sentence. Reply with the rewritten "
     "statement only."
 )
 FLIP_EXAMPLES = [
+    ("I can't stand horror movies with a lot of gore.", "I love horror movies with a lot of gore."),
     (
-        "I'm a vegetarian and never eat meat or fish.",
-        "I love meat and fish and eat them with almost every meal.",
+        "I refuse to use any skincare products that contain parabens.",
+        "I happily use skincare products that contain parabens.",
     ),
     (
-        "I prefer quiet, secluded beaches over crowded tourist spots.",
-        "I prefer lively, crowded beaches full of people over quiet, secluded ones.",
+        "I only drink organic coffee from small local roasters.",
+        "I avoid organic coffee from small local roasters and prefer big commercial brands.",
+    ),
+    (
+        "I strongly dislike passive learning through lectures.",
+        "I love passive learning through lectures.",
     ),
 ]
+FLIP_VERSION = hashlib.sha256(json.dumps([FLIP_PROMPT, FLIP_EXAMPLES]).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -95,6 +105,7 @@ class Pair:
     aligned: str
     violating: str
     aligned_first: bool  # the aligned response is shown to the caller as A
+    flipped: bool = False  # the opposite reads as the opposite stance (see ``stance_flipped``)
 
     @property
     def a(self) -> str:
@@ -107,19 +118,22 @@ class Pair:
 
 @dataclass
 class Reading:
-    """The two single-order readings of one pair for one persona (P(A preferred) each)."""
+    """One pair judged for one persona: each response's pointwise margin
+    (log P(Yes) - log P(No) that it fits the user); P(A preferred) = sigmoid(s_a - s_b)."""
 
     key: str
     split: str
     condition: str  # none, raw, raw-opposite, profile, profile-opposite
     label: int  # 1: A is preferred by this persona
-    p_ab: float
-    p_ba: float
+    s_a: float
+    s_b: float
     items: int = 0  # persona items shown
+    hard: bool = False  # the pair's opposite passed the stance check: it is in the hard set
 
     @property
     def p(self) -> float:
-        return combine(self.p_ab, self.p_ba)
+        d = max(min(self.s_a - self.s_b, 50.0), -50.0)
+        return 1.0 / (1.0 + math.exp(-d))
 
 
 @dataclass
@@ -157,8 +171,8 @@ class Cache:
             fh.write(json.dumps({"k": key, "p": value}) + "\n")
 
 
-def reading_key(model: str, query: str, first: str, second: str, items: Sequence[str]) -> str:
-    blob = json.dumps([model, SYSTEM, PAIR_QUESTION, query, first, second, list(items)], ensure_ascii=False)
+def reading_key(model: str, query: str, response: str, items: Sequence[str]) -> str:
+    blob = json.dumps([model, POINT_SYSTEM, POINT_QUESTION, query, response, list(items)], ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -195,10 +209,19 @@ def _pair(split: str, item: Item, seed: int) -> Pair:
     )
 
 
+def stance_flipped(statement: str, opposite: str) -> bool:
+    """Whether the opposite's first stance word has the other polarity (a lexical reading,
+    ``prefeval.gold_stance``): written opposites that keep the stance ("I use products not
+    tested on animals" for "I refuse products tested on animals") leave the hard set."""
+    a, b = gold_stance(statement), gold_stance(opposite)
+    return a is not None and b is not None and a != b
+
+
 def opposites(model: ChatModel, preferences: Sequence[str], path: Path, progress: Progress) -> dict[str, str]:
     """The opposite of each preference, written by ``model`` once and cached in ``path``."""
     cached: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    mine = cached.get(model.name, {})
+    slot = f"{model.name}:{FLIP_VERSION}"
+    mine = cached.get(slot, {})
     todo = [p for p in dict.fromkeys(preferences) if p not in mine]
     task = progress.add_task("writing opposite preferences", total=len(todo))
     for pref in todo:
@@ -206,9 +229,9 @@ def opposites(model: ChatModel, preferences: Sequence[str], path: Path, progress
         for said, flipped in FLIP_EXAMPLES:
             msgs += [{"role": "user", "content": said}, {"role": "assistant", "content": flipped}]
         msgs.append({"role": "user", "content": pref})
-        text = model.generate(msgs, max_tokens=80).text.strip().strip('"')
+        text = model.generate(msgs, max_tokens=60, stop=["\n"]).text.strip().strip('"')
         mine[pref] = " ".join(text.split()) or pref
-        cached[model.name] = mine
+        cached[slot] = mine
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         progress.advance(task)
@@ -233,41 +256,72 @@ def read_all(
     cache: Cache,
     progress: Progress,
     profile_split: set[str],
+    none_split: set[str],
 ) -> tuple[list[Reading], dict[str, Any]]:
-    """Every reading the report needs, persona after persona within one order (the local
-    backend then decodes the instructions, question and responses once per order)."""
+    """Every reading the report needs: for each persona, both responses one after the other
+    (the local backend then decodes the instructions, persona and question once)."""
     readings: list[Reading] = []
     timing = {"readings": 0, "seconds": 0.0}
     task = progress.add_task("judging pairs", total=len(pairs))
     for n, pair in enumerate(pairs):
-        personas: dict[str, list[str]] = {
-            "none": [],
-            "raw": [pair.preference],
-            "raw-opposite": [pair.opposite],
-        }
+        personas: dict[str, list[str]] = {"raw": [pair.preference]}
+        if pair.flipped:
+            personas["raw-opposite"] = [pair.opposite]
+        if pair.split in none_split:
+            personas["none"] = []
         if pair.split in profile_split:
             personas["profile"] = profile_items(engine, judge, f"judge-bench-{n}", pair.preference)
-            personas["profile-opposite"] = profile_items(engine, judge, f"judge-bench-{n}-o", pair.opposite)
-        got: dict[tuple[str, bool], float] = {}
-        for a_first in (True, False):
-            first, second = (pair.a, pair.b) if a_first else (pair.b, pair.a)
-            for cond, items in personas.items():
-                k = reading_key(judge.model.name, pair.question, first, second, items)
-                if k not in cache.values:
-                    t = time.perf_counter()
-                    cache.put(k, judge.read_tokens(pair.question, first, second, items))
-                    timing["seconds"] += time.perf_counter() - t
-                    timing["readings"] += 1
-                p_first = cache.values[k]
-                got[(cond, a_first)] = p_first if a_first else 1.0 - p_first
+            if pair.flipped:
+                personas["profile-opposite"] = profile_items(engine, judge, f"judge-bench-{n}-o", pair.opposite)
         a_label = 1 if pair.aligned_first else 0
         for cond, items in personas.items():
+            margins = []
+            for response in (pair.a, pair.b):
+                k = reading_key(judge.model.name, pair.question, response, items)
+                if k not in cache.values:
+                    t = time.perf_counter()
+                    cache.put(k, judge.read_margin(pair.question, response, items))
+                    timing["seconds"] += time.perf_counter() - t
+                    timing["readings"] += 1
+                margins.append(cache.values[k])
             label = a_label if not cond.endswith("opposite") else 1 - a_label
             readings.append(
-                Reading(pair.key, pair.split, cond, label, got[(cond, True)], got[(cond, False)], len(items))
+                Reading(pair.key, pair.split, cond, label, margins[0], margins[1], len(items), pair.flipped)
             )
         progress.advance(task)
     return readings, timing
+
+
+def read_pairwise(
+    judge: Judge, pairs: Sequence[Pair], readings: Sequence[Reading], progress: Progress
+) -> dict[str, Any]:
+    """The A/B verdict token read in both orders, with no persona and with the raw text."""
+    task = progress.add_task("pairwise readings", total=len(pairs))
+    rows: dict[str, list[tuple[float, float, int]]] = {"none": [], "raw": []}
+    for pair in pairs:
+        label = 1 if pair.aligned_first else 0
+        for cond, items in (("none", []), ("raw", [pair.preference])):
+            p_ab = judge.read_tokens(pair.question, pair.a, pair.b, items)
+            p_ba = 1.0 - judge.read_tokens(pair.question, pair.b, pair.a, items)
+            rows[cond].append((p_ab, p_ba, label))
+        progress.advance(task)
+    point = {(r.key, r.condition): r for r in readings}
+    out = []
+    for cond, got in rows.items():
+        y = [g[2] for g in got]
+        pp = [point[(p.key, cond)].p for p in pairs]
+        out.append(
+            {
+                "persona": cond,
+                "accuracy": M.accuracy([combine(a, b) for a, b, _ in got], y),
+                "consistency": sum(consistent(a, b) for a, b, _ in got) / len(got),
+                "accuracy_first": M.accuracy([a for a, _, _ in got], y),
+                "accuracy_second": M.accuracy([b for _, b, _ in got], y),
+                "pointwise_accuracy": M.accuracy(pp, y),
+                "readings": [[a, b, lab] for a, b, lab in got],
+            }
+        )
+    return {"pairs": len(pairs), "rows": out}
 
 
 def read_verbal(judge: Judge, pairs: Sequence[Pair], progress: Progress) -> list[VerbalReading]:
@@ -314,13 +368,13 @@ def set_rows(rs: Sequence[Reading], hard: bool, cond: str) -> list[Reading]:
     """The readings of one set and condition: standard = the stated preference only; hard =
     the stated preference and its opposite (the control appears once per label)."""
     if cond == "none":
-        base = [r for r in rs if r.condition == "none"]
+        base = [r for r in rs if r.condition == "none" and (r.hard or not hard)]
         if not hard:
             return base
-        flipped = [Reading(r.key, r.split, "none", 1 - r.label, r.p_ab, r.p_ba, 0) for r in base]
+        flipped = [Reading(r.key, r.split, "none", 1 - r.label, r.s_a, r.s_b, 0, True) for r in base]
         return base + flipped
     names = (cond, f"{cond}-opposite") if hard else (cond,)
-    return [r for r in rs if r.condition in names]
+    return [r for r in rs if r.condition in names and (r.hard or not hard)]
 
 
 def summarize(
@@ -336,15 +390,12 @@ def summarize(
             y = [r.label for r in sel]
             raw = [r.p for r in sel]
             cal = calibrator.apply_all(raw)
-            cons = sum(consistent(r.p_ab, r.p_ba) for r in sel) / len(sel)
             for conf_name, ps, thr in (("tokens", raw, None), ("calibrated", cal, threshold)):
                 rows.append(
                     {
                         "set": set_name,
                         "persona": cond,
                         "confidence": conf_name,
-                        "consistency_single": cons,
-                        "consistency_rule": 1.0,
                         "mean_items": sum(r.items for r in sel) / len(sel),
                         **figures(ps, y, thr),
                     }
@@ -436,8 +487,12 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
         "one). Standard set: the stated preference, the aligned option against one violating option. "
         "Hard set: the same response pairs once for the stated preference and once for its opposite "
         "(written by the model, cached), so every response pair carries both labels and the "
-        "no-persona control is 0.5 by construction. Each pair is read in both orders and the two "
-        "P(A preferred) are averaged. Calibrator and abstention threshold fitted on topics 1-10 "
+        "no-persona control is 0.5 by construction; a pair enters it only when the written "
+        "opposite's first stance word has the other polarity (a lexical check: "
+        f"{payload['config']['hard_pairs']} of {payload['config']['report_pairs']} report pairs passed; "
+        "the written opposites are in judge.json). The judge reads each response alone "
+        "(pointwise: P(A preferred) = sigmoid(margin A - margin B), margin = log P(Yes) - log P(No) "
+        "of 'is this response a good fit for me?'), so no presentation order exists to bias it. Calibrator and abstention threshold fitted on topics 1-10 "
         f"({payload['config']['fit_pairs']} pairs); every figure below is on topics 11-20 "
         f"({payload['config']['report_pairs']} pairs).",
         "",
@@ -449,12 +504,10 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
         "ECE: the winner's confidence max(p, 1-p) in 10 equal-width bins over [0.5, 1], weighted by "
         "pairs. Brier: mean (p - label)^2 of P(A preferred). `acc@50%`: accuracy on the 50% most "
         "confident pairs. Coverage and `acc covered`: the pairs at or above the threshold "
-        "(calibrated rows only). Single-order consistency: both single readings pick the same "
-        "response; the both-orders rule gives the same verdict whichever order the caller "
-        "passes the pair in (1.0 by construction) and caps an inconsistent pair's confidence at 0.75.",
+        "(calibrated rows only).",
         "",
-        "| set | persona | confidence | pairs | accuracy | acc@50% | ECE | Brier | AUROC | coverage | acc covered | single-order consistency |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| set | persona | confidence | pairs | accuracy | acc@50% | ECE | Brier | AUROC | coverage | acc covered |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in payload["report"]:
         lines.append(
@@ -473,7 +526,6 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
                     "auroc",
                     "coverage",
                     "acc_covered",
-                    "consistency_single",
                 )
             )
             + " |"
@@ -490,6 +542,21 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             f"| {g['set']} | {g['persona']} | {g['confidence']} | {g['accuracy_gain'] * 100:+.1f} | "
             f"{g['acc_top_half_gain'] * 100:+.1f} |"
         )
+    pw = payload.get("pairwise")
+    if pw:
+        lines += [
+            "",
+            f"Pairwise reading (the A/B verdict token in both presentation orders, averaged; standard set, "
+            f"first {pw['pairs']} report pairs):",
+            "",
+            "| persona | accuracy (both orders) | single orders agree | accuracy A first | accuracy B first | pointwise accuracy, same pairs |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in pw["rows"]:
+            lines.append(
+                f"| {r['persona']} | {_fmt(r['accuracy'])} | {_fmt(r['consistency'])} | {_fmt(r['accuracy_first'])} | "
+                f"{_fmt(r['accuracy_second'])} | {_fmt(r['pointwise_accuracy'])} |"
+            )
     v = payload.get("verbal")
     if v:
         lines += [
@@ -530,14 +597,26 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
     return path
 
 
-def targets(report: Sequence[dict[str, Any]], gain_rows: Sequence[dict[str, Any]]) -> list[str]:
-    def row(set_name: str, persona: str, conf: str) -> dict[str, Any]:
-        return next(r for r in report if r["set"] == set_name and r["persona"] == persona and r["confidence"] == conf)
+def targets(
+    report: Sequence[dict[str, Any]], gain_rows: Sequence[dict[str, Any]], pairwise: dict[str, Any] | None
+) -> list[str]:
+    pw_cons = next((r["consistency"] for r in pairwise["rows"] if r["persona"] == "raw"), None) if pairwise else None
 
-    gain = next(g for g in gain_rows if g["set"] == "hard" and g["persona"] == "raw" and g["confidence"] == "tokens")
-    gain_p = next(
-        g for g in gain_rows if g["set"] == "hard" and g["persona"] == "profile" and g["confidence"] == "tokens"
-    )
+    nan = float("nan")
+    empty = {"accuracy_gain": nan, "acc_top_half": nan, "ece": nan}
+
+    def row(set_name: str, persona: str, conf: str) -> dict[str, Any]:
+        return next(
+            (r for r in report if r["set"] == set_name and r["persona"] == persona and r["confidence"] == conf), empty
+        )
+
+    def gain_of(persona: str) -> dict[str, Any]:
+        return next(
+            (g for g in gain_rows if g["set"] == "hard" and g["persona"] == persona and g["confidence"] == "tokens"),
+            empty,
+        )
+
+    gain, gain_p = gain_of("raw"), gain_of("profile")
     std = row("standard", "raw", "tokens")
     cal = row("standard", "raw", "calibrated")
     hard_cal = row("hard", "raw", "calibrated")
@@ -554,17 +633,25 @@ def targets(report: Sequence[dict[str, Any]], gain_rows: Sequence[dict[str, Any]
         f"ECE <= 0.05 after calibration on held-back pairs: standard {cal['ece']:.3f} "
         f"({mark(cal['ece'] <= TARGETS['ece_calibrated'])}), hard {hard_cal['ece']:.3f} "
         f"({mark(hard_cal['ece'] <= TARGETS['ece_calibrated'])})",
-        f"position consistency >= 0.90: with the both-orders rule 1.000 by construction (met); "
-        f"single readings agree on {std['consistency_single']:.3f} of standard pairs "
-        f"({mark(std['consistency_single'] >= TARGETS['consistency'])} for single readings)",
+        "position consistency >= 0.90: the pointwise judge reads each response alone, so its verdict "
+        "is the same in either order by construction (1.000, met); "
+        + (
+            f"the pairwise reading's two orders agree on {pw_cons:.3f} of pairs "
+            f"({mark(pw_cons >= TARGETS['consistency'])} for the pairwise reading)"
+            if pw_cons is not None
+            else "the pairwise reading was not measured"
+        ),
     ]
 
 
 def judge(
     data: Annotated[Path | None, typer.Option(help="PrefEval folder [default: $TAILORED_DATA/prefeval].")] = None,
-    limit: Annotated[int, typer.Option(help="Report pairs (topics 11-20), spread over topics.")] = 100,
-    fit_limit: Annotated[int, typer.Option(help="Fitting pairs (topics 1-10) for the calibrator and threshold.")] = 60,
-    verbal_limit: Annotated[int, typer.Option(help="Report pairs that also get the verbal verdict (slow).")] = 30,
+    limit: Annotated[int, typer.Option(help="Report pairs (topics 11-20), spread over topics.")] = 40,
+    fit_limit: Annotated[int, typer.Option(help="Fitting pairs (topics 1-10) for the calibrator and threshold.")] = 40,
+    verbal_limit: Annotated[int, typer.Option(help="Report pairs that also get the verbal verdict (slow).")] = 8,
+    pairwise_limit: Annotated[
+        int, typer.Option(help="Report pairs also read pairwise (A/B token, both orders) for comparison.")
+    ] = 8,
     target: Annotated[float, typer.Option(help="Target accuracy the abstention threshold is picked for.")] = 0.9,
     model: Annotated[
         str | None, typer.Option("--model", "-m", envvar="TAILORED_MODEL", help="Chat model spec.")
@@ -599,11 +686,14 @@ def judge(
             flips = opposites(llm, [p.preference for p in pairs], cache_dir / "judge-opposites.json", progress)
             for p in pairs:
                 p.opposite = flips[p.preference]
+                p.flipped = stance_flipped(p.preference, p.opposite)
             judge_ = engine.judge(llm, calibrator=None)
             cache = Cache(cache_dir / "judge-readings.jsonl").load()
-            readings, timing = read_all(judge_, engine, pairs, cache, progress, {"report"})
+            readings, timing = read_all(judge_, engine, pairs, cache, progress, {"report"}, {"report"})
             verbal_pairs = [p for p in pairs if p.split == "report"][:verbal_limit]
             verbal = read_verbal(judge_, verbal_pairs, progress) if verbal_limit > 0 else []
+            pw_pairs = [p for p in pairs if p.split == "report"][:pairwise_limit]
+            pairwise = read_pairwise(judge_, pw_pairs, readings, progress) if pw_pairs else None
     finally:
         llm.close()
     fit_rows = [r for r in readings if r.split == "fit" and r.condition in ("raw", "raw-opposite")]
@@ -654,9 +744,11 @@ def judge(
             "seed": seed,
             "fit_pairs": sum(p.split == "fit" for p in pairs),
             "report_pairs": sum(p.split == "report" for p in pairs),
+            "hard_pairs": sum(p.split == "report" and p.flipped for p in pairs),
+            "hard_fit_pairs": sum(p.split == "fit" and p.flipped for p in pairs),
             "target": target,
-            "prompt_system": SYSTEM,
-            "prompt_question": PAIR_QUESTION,
+            "prompt_system": POINT_SYSTEM,
+            "prompt_question": POINT_QUESTION,
             "verbal_question": VERBAL_QUESTION,
         },
         "calibrator": calibrator.model_dump(),
@@ -667,6 +759,7 @@ def judge(
         "fit": fit_summary,
         "gains": gain_rows,
         "verbal": verbal_summary,
+        "pairwise": pairwise,
         "timing": {
             **timing,
             "per_reading": round(timing["seconds"] / timing["readings"], 2) if timing["readings"] else None,
@@ -675,7 +768,7 @@ def judge(
         "readings": [asdict(r) for r in readings],
         "verbal_readings": [asdict(v) for v in verbal],
     }
-    payload["targets"] = targets(report, gain_rows)
+    payload["targets"] = targets(report, gain_rows, pairwise)
     png = plot(out / "judge.png", readings, calibrator)
     payload["plot"] = png.name if png else None
     write_json(out / "judge.json", payload)
@@ -700,7 +793,6 @@ def judge(
             _fmt(r["acc_top_half"]),
             _fmt(r["ece"]),
             _fmt(r["brier"]),
-            _fmt(r["consistency_single"]),
         )
     console.print(table)
     for t in payload["targets"]:

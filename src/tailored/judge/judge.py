@@ -1,8 +1,16 @@
 """``Judge``: which of two responses a given user would prefer, and how sure it is.
 
-Every pair is read in both orders (see ``combine``). The probability comes from the
-verdict token's probability where the backend exposes it (one forward pass per order, no
-generation), else from the verdict and 1-10 confidence the model writes as JSON. A
+Two ways to read a pair, both free of the order in which the caller passes it:
+
+- ``pointwise`` (the default where the backend exposes token probabilities): each response
+  is read alone ("is this a good fit for me?"), its score is log P(Yes) - log P(No) of the
+  answer's first token, and P(A preferred) = sigmoid(score A - score B). No position to be
+  biased by. Chosen by measurement: on the tuning pairs the local 1.5B model read in both
+  A/B orders leaned so hard towards a position that its two orders agreed on 1 pair in 3.
+- ``pairwise``: the pair shown with A first and with B first, the A/B verdict token's
+  probability read in each, the two averaged (see ``combine``); the only way without token
+  probabilities, where the verdict and 1-10 confidence the model writes as JSON are read
+  in both orders. A
 calibrator fitted on labelled pairs (``calibrate``) turns it into a probability that means
 what it says; a threshold on the confidence makes the judge abstain when unsure.
 
@@ -26,6 +34,7 @@ from .models import (
     MAX_QUERY_CHARS,
     MAX_RESPONSE_CHARS,
     Judgement,
+    Method,
     Persona,
     Satisfaction,
 )
@@ -62,14 +71,17 @@ class Judge:
         ``calibrate.pick_threshold`` on labelled pairs.
     max_items
         Profile memories shown to the model, pinned first.
+    method
+        ``pointwise`` or ``pairwise`` (see the module's notes); a backend without token
+        probabilities is always read pairwise, verbally.
 
     Examples
     --------
     >>> from tailored.testing import ScriptedChatModel
-    >>> judge = Judge(ScriptedChatModel(["A", "B"]), calibrator=None)
+    >>> judge = Judge(ScriptedChatModel(["Yes", "No"]), calibrator=None)
     >>> j = judge.compare(Persona(text="I am vegan"), "Dinner?", "Lentil curry", "Steak", explain=False)
-    >>> (j.winner, round(j.probability, 3), j.consistent)
-    ('a', 1.0, True)
+    >>> (j.winner, round(j.probability, 3), j.method)
+    ('a', 1.0, 'pointwise')
     """
 
     def __init__(
@@ -80,7 +92,11 @@ class Judge:
         calibrator: Calibrator | Literal["auto"] | None = "auto",
         threshold: float | None = None,
         max_items: int = 20,
+        method: Method = "pointwise",
     ) -> None:
+        if method not in ("pointwise", "pairwise"):
+            raise InvalidInput("method must be pointwise or pairwise")
+        self.method: Method = method
         if threshold is not None and not 0.5 <= threshold <= 1.0:
             raise InvalidInput("threshold must be between 0.5 and 1")
         self.model = model
@@ -153,6 +169,12 @@ class Judge:
         lp = self.model.choice_logprobs(msgs, ["A", "B"])
         return order_probability(math.exp(lp["A"]), math.exp(lp["B"]))
 
+    def read_margin(self, query: str, response: str, items: list[str]) -> float:
+        """One pointwise reading: log P(Yes) - log P(No) that ``response`` fits the user."""
+        msgs = self._fits(point_messages(query, response, items))
+        lp = self.model.choice_logprobs(msgs, ["Yes", "No"])
+        return lp["Yes"] - lp["No"]
+
     def read_verbal(self, query: str, first: str, second: str, items: list[str]) -> Verbal | None:
         """One reading of the model's JSON verdict (winner as shown: ``a`` is ``first``)."""
         msgs = self._fits(pair_messages(query, first, second, items, VERBAL_QUESTION))
@@ -205,17 +227,27 @@ class Judge:
             raise InvalidInput(f"persona has more than {MAX_PERSONA_CHARS} characters")
         items = self.persona_items(who)
         verbal: Verbal | None = None
-        if self.model.supports_logprobs:
-            p_ab = self.read_tokens(query, response_a, response_b, items)
-            p_ba = 1.0 - self.read_tokens(query, response_b, response_a, items)
-            source: Literal["tokens", "verbal", "calibrated"] = "tokens"
+        margins: tuple[float, float] | None = None
+        orders: tuple[float, float] | None = None
+        method: Method = self.method if self.model.supports_logprobs else "pairwise"
+        source: Literal["tokens", "verbal", "calibrated"] = "tokens"
+        if method == "pointwise":
+            margins = (self.read_margin(query, response_a, items), self.read_margin(query, response_b, items))
+            p = 1.0 / (1.0 + math.exp(-max(min(margins[0] - margins[1], 50.0), -50.0)))
+            agree = True
         else:
-            verbal = self.read_verbal(query, response_a, response_b, items)
-            swapped = self.read_verbal(query, response_b, response_a, items)
-            p_ab = verbal_probability(verbal) if verbal else 0.5
-            p_ba = 1.0 - verbal_probability(swapped) if swapped else 0.5
-            source = "verbal"
-        p = combine(p_ab, p_ba)
+            if self.model.supports_logprobs:
+                p_ab = self.read_tokens(query, response_a, response_b, items)
+                p_ba = 1.0 - self.read_tokens(query, response_b, response_a, items)
+            else:
+                verbal = self.read_verbal(query, response_a, response_b, items)
+                swapped = self.read_verbal(query, response_b, response_a, items)
+                p_ab = verbal_probability(verbal) if verbal else 0.5
+                p_ba = 1.0 - verbal_probability(swapped) if swapped else 0.5
+                source = "verbal"
+            orders = (p_ab, p_ba)
+            p = combine(p_ab, p_ba)
+            agree = consistent(p_ab, p_ba)
         if self.calibrator is not None and self.calibrator.source == source:
             p = self.calibrator.apply(p)
             source = "calibrated"
@@ -228,8 +260,10 @@ class Judge:
             confidence=conf,
             source=source,
             abstained=self.threshold is not None and conf < self.threshold,
-            order_probabilities=(p_ab, p_ba),
-            consistent=consistent(p_ab, p_ba),
+            method=method,
+            margins=margins,
+            order_probabilities=orders,
+            consistent=agree,
             verbal_winner=verbal.winner if verbal else None,
             verbal_confidence=verbal.confidence if verbal else None,
             rationale=verbal.rationale if verbal else None,
@@ -245,11 +279,12 @@ class Judge:
         """
         self._check(query, "query", MAX_QUERY_CHARS)
         self._check(response, "response", MAX_RESPONSE_CHARS)
-        msgs = self._fits(point_messages(query, response, self.persona_items(who)))
+        items = self.persona_items(who)
         if self.model.supports_logprobs:
-            lp = self.model.choice_logprobs(msgs, ["Yes", "No"])
-            p = order_probability(math.exp(lp["Yes"]), math.exp(lp["No"]))
+            margin = self.read_margin(query, response, items)
+            p = 1.0 / (1.0 + math.exp(-max(min(margin, 50.0), -50.0)))
             return Satisfaction(probability=p, source="tokens", model=self.model.name)
+        msgs = self._fits(point_messages(query, response, items))
         try:
             value = self.model.generate_json(msgs, SCORE_SCHEMA, max_tokens=40)
         except SchemaError:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..types import check_text
 
 Winner = Literal["a", "b", "tie"]
+Method = Literal["pointwise", "pairwise"]
 ConfidenceSource = Literal["tokens", "verbal", "calibrated"]
 
 MAX_QUERY_CHARS = 4000
@@ -41,9 +42,10 @@ class Persona(BaseModel):
 class Judgement(BaseModel):
     """Which response the user would prefer, and how sure the judge is.
 
-    ``probability`` is the probability that response A is the preferred one, from both
-    presentation orders combined (calibrated when a calibrator is loaded);
-    ``confidence`` is the winner's probability, ``max(p, 1 - p)``.
+    ``probability`` is the probability that response A is the preferred one (calibrated
+    when a calibrator is loaded); ``confidence`` is the winner's probability,
+    ``max(p, 1 - p)``. ``pointwise`` reads each response alone (``margins``); ``pairwise``
+    reads the pair in both presentation orders (``order_probabilities``, ``consistent``).
     """
 
     winner: Winner
@@ -51,10 +53,16 @@ class Judgement(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     source: ConfidenceSource = Field(description="where the probability came from")
     abstained: bool = Field(False, description="confidence below the judge's threshold")
-    order_probabilities: tuple[float, float] = Field(
-        description="P(A preferred) read with A shown first, and with B shown first"
+    method: Method = "pointwise"
+    margins: tuple[float, float] | None = Field(
+        None, description="pointwise: log P(Yes) - log P(No) that response A, and B, fits the user"
     )
-    consistent: bool = Field(description="both presentation orders pick the same response")
+    order_probabilities: tuple[float, float] | None = Field(
+        None, description="pairwise: P(A preferred) read with A shown first, and with B shown first"
+    )
+    consistent: bool = Field(
+        description="pairwise: both presentation orders pick the same response; pointwise: always (no positions)"
+    )
     verbal_winner: Winner | None = None
     verbal_confidence: int | None = Field(None, ge=1, le=10, description="the model's own 1-10 rating")
     rationale: str | None = None
