@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...errors import TenantIsolationError
 from ...store.outbox import Delivery, DeliveryStatus, Webhook, WebhookEventType
 from ...types import ApiKey
 from ...webhooks import Webhooks
@@ -41,8 +42,8 @@ class Replayed(BaseModel):
 async def get_tenant_key(key: KeyDep) -> ApiKey:
     if key.admin:
         raise HTTPException(403, "admin keys manage tenants and keys; use a tenant key for webhooks")
-    if getattr(key, "user_id", None) is not None:
-        raise HTTPException(403, "a key scoped to one user cannot manage the tenant's webhooks")
+    if key.user_id is not None:
+        raise TenantIsolationError("a key scoped to one user cannot manage the tenant's webhooks")
     return key
 
 
