@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -188,3 +189,25 @@ def test_an_erase_without_webhooks_enqueues_nothing(store: Store) -> None:
     hook(store, tenant="t2")
     store.erase_user(Scope("t1", "bo"))
     assert store.deliveries("t1") == [] and claim(store) == []
+
+
+def test_db_copy_carries_registrations_not_the_queue_and_announces_nothing(
+    store: Store, fresh_url: Callable[[str], str]
+) -> None:
+    from tailored.store.copy import copy_store
+
+    hook(store)
+    store.add_events("t1", [ev("ana", "hi")])
+    mid = store.add_memory(ANA, mem("drink", "tea"))
+    store.log_change(ANA, mid, "created", at=T0)
+    assert len(store.deliveries("t1")) == 1
+    target = open_store(fresh_url("target"))
+    try:
+        report = copy_store(store, target, models=["m"])
+        assert (report.tenants[0].webhooks, report.tenants[0].webhooks_skipped) == (1, 0)
+        assert target.stored_webhooks("t1") == store.stored_webhooks("t1")
+        assert target.deliveries("t1") == [] and [m.value for m in target.memories(ANA)] == ["tea"]
+        again = copy_store(store, target, models=["m"])
+        assert (again.tenants[0].webhooks, again.tenants[0].webhooks_skipped) == (0, 1)
+    finally:
+        target.close()

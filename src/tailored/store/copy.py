@@ -29,6 +29,13 @@ API keys are tenant-level: each tenant's keys are copied with their hashes and t
 on the target is skipped when it has the same hash; with another hash or tenant it is a
 ``CopyConflict``. A key revoked in the source is revoked in the target too; one revoked
 only in the target stays revoked.
+
+Webhook registrations are tenant-level too: copied with their secrets (``stored_webhooks``
+/ ``add_webhook``) after the tenant's users, so that writing the copied memories announces
+nothing to them (a copy resumed after its webhooks arrived announces the users it then
+writes). Their queue and delivery log are not copied: they describe deliveries made from
+the source. A registration already on the target is skipped when its URL and secret are the
+same, and is a ``CopyConflict`` otherwise.
 """
 
 from __future__ import annotations
@@ -320,6 +327,8 @@ class TenantReport:
     memories_skipped: int = 0
     keys: int = 0  # API keys copied
     keys_skipped: int = 0  # already on the target with the same hash
+    webhooks: int = 0  # webhook registrations copied (not their queue nor log)
+    webhooks_skipped: int = 0  # already on the target with the same URL and secret
 
 
 @dataclass
@@ -416,6 +425,23 @@ def copy_keys(source: Store, target: Store, tenant: str) -> tuple[int, int]:
     return copied, skipped
 
 
+def copy_webhooks(source: Store, target: Store, tenant: str) -> tuple[int, int]:
+    """Copy the tenant's webhook registrations (see the module's docstring); (copied, skipped)."""
+    copied = skipped = 0
+    for stored in source.stored_webhooks(tenant):
+        if target.add_webhook(stored):
+            copied += 1
+            continue
+        have = {w.webhook.id: w for w in target.stored_webhooks(tenant)}.get(stored.webhook.id)
+        if have is None or (have.webhook.url, have.secret) != (stored.webhook.url, stored.secret):
+            raise CopyConflict(
+                f"tenant {tenant!r}: the target holds another webhook with id {stored.webhook.id!r}; remove it"
+                " there, or copy into another store"
+            )
+        skipped += 1
+    return copied, skipped
+
+
 def copy_store(
     source: Store,
     target: Store,
@@ -458,4 +484,5 @@ def copy_store(
                 row.summaries += c["summaries"]
             if on_user is not None:
                 on_user(result)
+        row.webhooks, row.webhooks_skipped = copy_webhooks(source, target, tenant)
     return report
