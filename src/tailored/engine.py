@@ -43,6 +43,7 @@ from .types import (
     Memory,
     MemoryIn,
     Profile,
+    Recommendation,
     SearchHit,
     SearchMode,
     Stats,
@@ -142,6 +143,7 @@ class Engine:
         self._extractors: dict[str, Extractor] = {}
         self._chat_models: dict[str | None, ChatModel] = {}
         self._memory_vectors = MemoryVectors()
+        self._recommenders: dict[tuple[str, str, int], Any] = {}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -471,6 +473,58 @@ class Engine:
             self.extract(user_id, self._extractor_spec)
         writer = summary_writer(task, None if model is None else self._chat_model(model))
         return memory_profile.summarize(self.store, self._scope(user_id), task, writer, min_new_events, force)
+
+    # -- recommendation ---------------------------------------------------------------
+
+    def recommend_model_path(self) -> Path:
+        """Where ``recommend_fit`` saves the tenant's model: beside a SQLite file, else in
+        ``$TAILORED_HOME/models``."""
+        from .recommend.service import model_path
+        from .store import local_file
+
+        db = local_file(self.store.url)
+        home = db.parent if db is not None else Path(os.environ.get("TAILORED_HOME", DEFAULT_HOME))
+        return model_path(home, self.tenant)
+
+    def catalog_add(self, paths: Sequence[str | Path], *, rating_range: tuple[float, float] = (0.5, 5.0)) -> Any:
+        """Import catalogue items, tags and interactions (CSV or JSONL, MovieLens files as
+        they are), every line checked first and everything stored in one transaction."""
+        from .recommend.service import import_files
+
+        return import_files(self.store, self.tenant, [Path(p) for p in paths], rating_range)
+
+    def recommend_fit(self, *, model: str = "hybrid", path: str | Path | None = None) -> Any:
+        """Fit a recommender on the tenant's interactions and save it (``FitResult``)."""
+        from .recommend.service import fit
+
+        return fit(self.store, self.tenant, Path(path) if path else self.recommend_model_path(), self.embedder, model)
+
+    def recommend(
+        self,
+        user_id: str,
+        k: int = 10,
+        *,
+        ask: str = "",
+        rerank: bool = False,
+        model: ChatModel | str | None = None,
+        exclude_seen: bool = True,
+        path: str | Path | None = None,
+    ) -> list[Recommendation]:
+        """The user's top ``k`` catalogue items with explanations: from the fitted model, or
+        for a user without interactions from their profile and popularity; ``ask`` adds a
+        request; ``rerank`` lets the chat model reorder the top 20 and explain each pick."""
+        from .recommend.service import Recommend
+
+        check_user_id(user_id)
+        target = Path(path) if path else self.recommend_model_path()
+        key = (self.tenant, str(target), target.stat().st_mtime_ns if target.is_file() else 0)
+        rec = self._recommenders.get(key)
+        if rec is None:
+            rec = Recommend(self.store, self.tenant, target, self.embedder)
+            self._recommenders.clear()
+            self._recommenders[key] = rec
+        chat = self._chat_model(model) if rerank else None
+        return rec.recommend(user_id, k, ask=ask, exclude_seen=exclude_seen, chat_model=chat)
 
     # -- chat -------------------------------------------------------------------------
 

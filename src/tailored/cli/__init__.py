@@ -12,6 +12,7 @@ import typer
 from ..errors import TailoredError
 from . import batch, bench, data, db, demo, judge, profile, serve
 from . import chat as chat_cli
+from . import recommend as recommend_cli
 from . import models as models_cli
 
 from . import webhooks as webhooks_cli
@@ -29,6 +30,8 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(models_cli.app, name="models")
 chat_cli.register(app)
 judge.register(app)
+app.add_typer(recommend_cli.catalog_app, name="catalog")
+app.add_typer(recommend_cli.recommend_app, name="recommend")
 app.add_typer(db.app, name="db")
 app.add_typer(batch.app, name="batch")
 app.add_typer(serve.keys_app, name="keys")

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extraction": ("extraction", "extraction"),
     "prefeval": ("prefeval", "prefeval"),
     "judge": ("judge", "judge"),
+    "recommend": ("recommend", "recommend"),
 }
 
 

@@ -73,6 +73,7 @@ class BaseRecommender:
         self.data = data
         self.fingerprint = data.fingerprint()
         self._seen = data.matrix()
+        self._recent = data.recency_matrix(getattr(self, "half_life", None))
         self._fit(data)
         return self
 

@@ -91,6 +91,20 @@ class Interactions:
         m.data[:] = 1.0
         return m
 
+    def recency_matrix(self, half_life: float | None) -> sp.csr_matrix:
+        """Like ``matrix``, but an item the user met ``p`` interactions before their latest
+        one weighs ``0.5 ** (p / half_life)``: recent tastes count more (None: all 1)."""
+        if half_life is None:
+            return self.matrix()
+        order = np.lexsort((np.arange(len(self)), self.user_idx))  # by user, then time
+        users = self.user_idx[order]
+        ends = np.searchsorted(users, users, side="right")
+        back = (ends - 1) - np.arange(len(order))  # rows between this one and the user's last
+        weights = np.power(0.5, back / half_life).astype(np.float32)
+        m = sp.coo_matrix((weights, (users, self.item_idx[order])), shape=(self.n_users, self.n_items)).tocsr()
+        m.sum_duplicates()
+        return m
+
     def sequences(self) -> list[np.ndarray]:
         """Each user's items in time order (rows are kept sorted by time)."""
         order = np.argsort(self.user_idx, kind="stable")

@@ -94,4 +94,5 @@ class Hybrid(BaseRecommender):
         for n, c in enumerate(self.components):
             prefix = f"c{n}__"
             c.data, c._seen = self.data, self._seen
+            c._recent = self._data().recency_matrix(getattr(c, "half_life", None))
             c._set_state({k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)})

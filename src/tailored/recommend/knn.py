@@ -41,11 +41,12 @@ def item_similarity(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
 class ItemKNN(BaseRecommender):
     name = "itemknn"
 
-    def __init__(self, k: int = 100) -> None:
+    def __init__(self, k: int = 100, half_life: float | None = None) -> None:
         self.k = k
+        self.half_life = half_life
 
     def params(self) -> dict[str, Any]:
-        return {"k": self.k}
+        return {"k": self.k, "half_life": self.half_life}
 
     def _fit(self, data: Interactions) -> None:
         # rows: an item; columns: its neighbours. A user's score for item j sums sim(i, j)
@@ -53,7 +54,7 @@ class ItemKNN(BaseRecommender):
         self.sim = item_similarity(self._seen, self.k)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
-        return np.asarray((self._seen[users] @ self.sim).todense(), dtype=np.float32)
+        return np.asarray((self._recent[users] @ self.sim).todense(), dtype=np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
         s = self.sim.tocsr()

@@ -57,6 +57,7 @@ def load(path: str | Path) -> BaseRecommender:
     header, data, state = read_model_file(path)
     model = _build(header)
     model.data, model.fingerprint, model._seen = data, str(header.get("fingerprint", "")), data.matrix()
+    model._recent = data.recency_matrix(getattr(model, "half_life", None))
     model._set_state(state)
     if model.fingerprint != data.fingerprint():
         raise InvalidInput(f"{path}: the training data inside does not match its fingerprint")

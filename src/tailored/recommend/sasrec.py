@@ -1,5 +1,5 @@
 """A self-attentive next-item model (SASRec, Kang & McAuley 2018) in torch on the CPU,
-trained with full cross-entropy over the whole catalogue at every position ("SASRec+",
+trained with full cross-entropy over the whole catalogue at each of the latest positions ("SASRec+",
 Klenitskiy & Vasilev, RecSys 2023) instead of sampled negatives: on a catalogue of ten
 thousand items the full softmax is cheap, and it ranks far better.
 
@@ -64,7 +64,7 @@ class SASRec(BaseRecommender):
     def __init__(
         self,
         dim: int = 64,
-        max_len: int = 200,
+        max_len: int = 100,
         blocks: int = 2,
         heads: int = 1,
         dropout: float = 0.2,
@@ -72,9 +72,11 @@ class SASRec(BaseRecommender):
         batch_size: int = 32,
         lr: float = 1e-3,
         seed: int = 0,
+        loss_positions: int = 25,
     ) -> None:
         self.dim, self.max_len, self.blocks, self.heads, self.dropout = dim, max_len, blocks, heads, dropout
         self.epochs, self.batch_size, self.lr, self.seed = epochs, batch_size, lr, seed
+        self.loss_positions = loss_positions
         self.progress: Callable[[int, int], None] | None = None
 
     def params(self) -> dict[str, Any]:
@@ -85,6 +87,7 @@ class SASRec(BaseRecommender):
             "heads": self.heads,
             "dropout": self.dropout,
             "epochs": self.epochs,
+            "loss_positions": self.loss_positions,
         }
 
     def _build(self, n_items: int) -> Any:
@@ -105,13 +108,8 @@ class SASRec(BaseRecommender):
         self.net = self._build(data.n_items)
         opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
         seqs = [s for s in data.sequences() if len(s) >= 2]
-        # inputs: the last max_len + 1 items, shifted; long histories add earlier windows
-        windows: list[np.ndarray] = []
-        for s in seqs:
-            end = len(s)
-            while end >= 2:
-                windows.append(s[max(0, end - self.max_len - 1) : end])
-                end -= self.max_len
+        # as in SASRec, each user's most recent max_len + 1 items: inputs and their next items
+        windows = [s[-(self.max_len + 1) :] for s in seqs]
         batch = self._padded(windows, self.max_len + 1)
         inputs, targets = torch.from_numpy(batch[:, :-1]), torch.from_numpy(batch[:, 1:] - 1)
         for epoch in range(self.epochs):
@@ -122,6 +120,7 @@ class SASRec(BaseRecommender):
                 x, y = inputs[idx], targets[idx]
                 h = self.net(x)
                 keep = y >= 0
+                keep[:, : -self.loss_positions] = False  # the loss on the latest positions only
                 loss = torch.nn.functional.cross_entropy(self.net.logits(h[keep]), y[keep])
                 opt.zero_grad()
                 loss.backward()
@@ -132,7 +131,10 @@ class SASRec(BaseRecommender):
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         torch = _torch()
-        seqs = self._data().sequences()
+        data = self._data()
+        if getattr(self, "_seqs_of", None) is not data:
+            self._seqs, self._seqs_of = data.sequences(), data
+        seqs = self._seqs
         out = []
         with torch.no_grad():
             for start in range(0, len(users), 256):

@@ -10,6 +10,7 @@ a request (``ask``) pulls items like it up, and items the user already interacte
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -141,6 +142,21 @@ def fit(
     return FitResult(str(path), model, rec.fingerprint, data.n_users, data.n_items, len(data), weights)
 
 
+def cold_scores(
+    popularity: np.ndarray,
+    content: Content | None,
+    likes: np.ndarray,
+    avoids: np.ndarray,
+    history: np.ndarray | None = None,
+) -> np.ndarray:
+    """Scores for a user the model has never seen: popularity, outweighed by their stated
+    likes (and any history they have since) against item texts; avoids demote."""
+    base: np.ndarray = 0.5 * standardise(popularity[None, :])[0]
+    if content is not None and (len(likes) or len(avoids) or history is not None):
+        base = base + 2.0 * standardise(content.profile_scores(likes, avoids, history)[None, :])[0]
+    return base
+
+
 class Recommend:
     """Recommendations for users of one tenant from a saved model."""
 
@@ -176,16 +192,15 @@ class Recommend:
         seen = np.array([i for i in (self.data.item_index(r.item_id) for r in rows) if i is not None], dtype=np.int64)
         u = self.data.user_index(user)
         cold = u is None
-        if not cold:
-            base = standardise(self.model.score_users(np.array([u])))[0]
-        else:
-            base = 0.5 * standardise(self.popularity.counts[None, :])[0]
-        if self.content is not None and (likes or avoids or ask or cold):
-            like_vecs = self.embedder.embed(likes + ([ask] if ask else []))
-            avoid_vecs = self.embedder.embed(avoids)
-            history = self.content.item_vectors[seen].mean(axis=0) if cold and len(seen) else None
-            extra = self.content.profile_scores(like_vecs, avoid_vecs, history)
-            base = base + (2.0 if cold else 1.0) * standardise(extra[None, :])[0]
+        like_vecs = self.embedder.embed(likes + ([ask] if ask else []))
+        avoid_vecs = self.embedder.embed(avoids)
+        if cold:
+            history = self.content.item_vectors[seen].mean(axis=0) if self.content and len(seen) else None
+            return cold_scores(self.popularity.counts, self.content, like_vecs, avoid_vecs, history), seen, True
+        base = standardise(self.model.score_users(np.array([u])))[0]
+        if self.content is not None and (likes or avoids or ask):
+            extra = self.content.profile_scores(like_vecs, avoid_vecs)
+            base = base + standardise(extra[None, :])[0]
         return base, seen, cold
 
     def recommend(
@@ -245,5 +260,7 @@ class Recommend:
         return out
 
 
-def default_model_path(home: str | Path, tenant: str) -> Path:
-    return Path(os.fspath(home)) / "models" / f"recommend-{tenant}.npz"
+def model_path(home: str | Path, tenant: str) -> Path:
+    """The tenant's model file under ``home`` (the tenant id hashed: any id is a safe name)."""
+    digest = hashlib.blake2b(tenant.encode(), digest_size=8).hexdigest()
+    return Path(os.fspath(home)) / "models" / f"recommend-{digest}.npz"
