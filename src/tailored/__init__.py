@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from .aengine import AsyncChatStream, AsyncEngine
 from .chat import ChatStream
 from .engine import Engine
 from .errors import (
@@ -48,6 +49,8 @@ except _PackageNotFoundError:  # running from a source tree without install
 
 __all__ = [
     "AddResult",
+    "AsyncChatStream",
+    "AsyncEngine",
     "ChatResult",
     "ChatStream",
     "Context",

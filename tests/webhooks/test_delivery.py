@@ -203,3 +203,21 @@ def test_the_retry_schedule_grows_and_stops() -> None:
     waits = [policy.delay(3, rng) for rng in (lambda: 0.0, lambda: 1.0)]
     assert waits == [pytest.approx(32.0), pytest.approx(48.0)]
     assert json.dumps(policy.schedule())  # plain numbers, for the README
+
+
+@pytest.mark.parametrize("module", ["tailored.webhooks.signing", "tailored.webhooks.service"])
+def test_docstring_examples_run(module: str, tmp_path: Path) -> None:
+    import doctest
+    import importlib
+
+    from tailored.store import open_store
+
+    store = open_store(tmp_path / "doc.db")
+    runner = doctest.DocTestRunner()
+    found = doctest.DocTestFinder().find(importlib.import_module(module), extraglobs={"store": store})
+    tests = [t for t in found if t.examples]
+    assert tests
+    for test in tests:
+        runner.run(test)
+    store.close()
+    assert runner.failures == 0
