@@ -23,7 +23,7 @@ $(VENV)/.llama: | $(VENV)/.torch
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.llama
-	$(PIP) install --quiet -e '.[local,server,test,bench,postgres,scale,recommend]' $(TORCH)
+	$(PIP) install --quiet -e '.[local,server,test,bench,postgres,scale,recommend,mcp]' $(TORCH)
 	touch $@
 
 install: $(VENV)/.installed

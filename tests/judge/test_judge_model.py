@@ -26,3 +26,4 @@ def test_the_local_model_reads_a_preference_into_its_verdict() -> None:
         )
         vegetarian = judge.compare(Persona(text="I am a strict vegetarian and never eat meat."), *pair, explain=False)
         assert vegetarian.winner == "b" and vegetarian.source == "tokens"
+        assert vegetarian.margins is not None and vegetarian.margins[1] > vegetarian.margins[0]

@@ -13,6 +13,7 @@ from ..errors import TailoredError
 from . import batch, bench, data, db, demo, judge, profile, serve
 from . import chat as chat_cli
 from . import recommend as recommend_cli
+from . import mcp as mcp_cli
 from . import models as models_cli
 
 from . import webhooks as webhooks_cli
@@ -35,6 +36,7 @@ app.add_typer(recommend_cli.recommend_app, name="recommend")
 app.add_typer(db.app, name="db")
 app.add_typer(batch.app, name="batch")
 app.add_typer(serve.keys_app, name="keys")
+mcp_cli.register(app)
 app.command()(serve.serve)
 
 

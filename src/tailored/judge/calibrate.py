@@ -43,6 +43,7 @@ class Calibrator(BaseModel):
     ys: list[float] = Field(default_factory=list, description="isotonic: calibrated confidence at each knot")
     fitted_on: int = Field(0, description="labelled pairs it was fitted on")
     source: str = Field("tokens", description="the raw confidence it calibrates (tokens or verbal)")
+    method: str = Field("pointwise", description="the reading it calibrates (pointwise or pairwise)")
 
     def apply(self, p: float) -> float:
         """The calibrated probability that A is preferred.
@@ -142,6 +143,7 @@ def fit_calibrator(
     model: str,
     kind: CalibratorKind | Literal["auto"] = "auto",
     source: str = "tokens",
+    method: str = "pointwise",
 ) -> Calibrator:
     """A calibrator for ``model`` fitted on labelled pairs; ``auto`` picks the kind with the
     lower 5-fold cross-validated Brier score (temperature on a tie: fewer parameters)."""
@@ -152,7 +154,7 @@ def fit_calibrator(
         kind = "isotonic" if scores["isotonic"] < scores["temperature"] else "temperature"
     fit = fit_temperature if kind == "temperature" else fit_isotonic
     cal = fit(p, y, model)
-    return cal.model_copy(update={"source": source})
+    return cal.model_copy(update={"source": source, "method": method})
 
 
 def pick_threshold(p: Sequence[float], y: Sequence[int], target: float) -> float | None:

@@ -248,8 +248,9 @@ class Judge:
             orders = (p_ab, p_ba)
             p = combine(p_ab, p_ba)
             agree = consistent(p_ab, p_ba)
-        if self.calibrator is not None and self.calibrator.source == source:
-            p = self.calibrator.apply(p)
+        cal = self.calibrator
+        if cal is not None and cal.source == source and cal.method == method:
+            p = cal.apply(p)
             source = "calibrated"
         if explain and verbal is None:
             verbal = self.read_verbal(query, response_a, response_b, items)

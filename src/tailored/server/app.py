@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.resources import files
+from importlib.util import find_spec
 from typing import Any
 
 from fastapi import FastAPI
@@ -130,6 +131,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     for module in (meta, users, memories, events, admin, openai_compat, judge, webhooks):
         app.include_router(module.router)
     docs_csp = docs.install(app)
+    if find_spec("mcp") is not None:  # the mcp extra: streamable HTTP at /mcp, same keys
+        from . import mcp_http
+
+        mcp_http.install(app, app.state.tailored)
     static = files("tailored.server").joinpath("static")
     app.mount("/dashboard", StaticFiles(directory=str(static), html=True), name="dashboard")
 
