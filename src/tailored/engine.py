@@ -491,12 +491,14 @@ class Engine:
         they are), every line checked first and everything stored in one transaction."""
         from .recommend.service import import_files
 
+        self._check_user(None)
         return import_files(self.store, self.tenant, [Path(p) for p in paths], rating_range)
 
     def recommend_fit(self, *, model: str = "hybrid", path: str | Path | None = None) -> Any:
         """Fit a recommender on the tenant's interactions and save it (``FitResult``)."""
         from .recommend.service import fit
 
+        self._check_user(None)
         return fit(self.store, self.tenant, Path(path) if path else self.recommend_model_path(), self.embedder, model)
 
     def recommend(
@@ -515,14 +517,15 @@ class Engine:
         request; ``rerank`` lets the chat model reorder the top 20 and explain each pick."""
         from .recommend.service import Recommend
 
-        check_user_id(user_id)
+        self._scope(user_id)
         target = Path(path) if path else self.recommend_model_path()
         key = (self.tenant, str(target), target.stat().st_mtime_ns if target.is_file() else 0)
         rec = self._recommenders.get(key)
         if rec is None:
             rec = Recommend(self.store, self.tenant, target, self.embedder)
-            self._recommenders.clear()
-            self._recommenders[key] = rec
+            if target.is_file():  # without a model, popularity follows the store: not cached
+                self._recommenders.clear()
+                self._recommenders[key] = rec
         chat = self._chat_model(model) if rerank else None
         return rec.recommend(user_id, k, ask=ask, exclude_seen=exclude_seen, chat_model=chat)
 

@@ -71,8 +71,8 @@ class Hybrid(BaseRecommender):
         return {"parts": parts, "weights": self.weights}
 
     def _fit(self, data: Interactions) -> None:
-        for c, w in zip(self.components, self.weights):
-            if w and c.data is not data:
+        for c in self.components:  # every part, weighted or not: cold start uses content and popularity
+            if c.data is not data:
                 c.fit(data)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:

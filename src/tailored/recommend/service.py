@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embed import Embedder
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
 from ..llm import ChatModel
 from ..store.base import Scope, Store
 from ..types import INTERACTION_KINDS, CatalogItem, Recommendation
@@ -161,16 +161,19 @@ class Recommend:
     """Recommendations for users of one tenant from a saved model."""
 
     def __init__(self, store: Store, tenant: str, path: Path, embedder: Embedder) -> None:
-        if not path.is_file():
-            raise NotFound(f"no recommendation model at {path}: run `tailored recommend fit` first")
         self.store, self.tenant, self.embedder = store, tenant, embedder
-        self.model = load(path)
-        self.data = self.model._data()
+        if path.is_file():
+            self.model: BaseRecommender | None = load(path)
+        else:  # nothing fitted yet: popularity over the stored interactions, if any
+            data = load_interactions(store, tenant, catalogue(store, tenant))
+            self.model = Popularity().fit(data) if len(data) else None
+        self.data = self.model._data() if self.model is not None else Interactions.from_rows([], [])
         self.items = {it.id: it for it in store.catalog_items(tenant, ids=self.data.items)}
         parts = self.model.components if isinstance(self.model, Hybrid) else [self.model]
         self.content = next((p for p in parts if isinstance(p, Content)), None)
         self.popularity = Popularity()
-        self.popularity.fit(self.data)
+        if self.model is not None:
+            self.popularity.fit(self.data)
         self._explainer: Explainer | None = None
 
     @property
@@ -197,6 +200,7 @@ class Recommend:
         if cold:
             history = self.content.item_vectors[seen].mean(axis=0) if self.content and len(seen) else None
             return cold_scores(self.popularity.counts, self.content, like_vecs, avoid_vecs, history), seen, True
+        assert self.model is not None
         base = standardise(self.model.score_users(np.array([u])))[0]
         if self.content is not None and (likes or avoids or ask):
             extra = self.content.profile_scores(like_vecs, avoid_vecs)
@@ -214,6 +218,8 @@ class Recommend:
     ) -> list[Recommendation]:
         if not 1 <= k <= 100:
             raise InvalidInput("k must be 1-100")
+        if self.model is None:
+            return []  # no catalogue interactions at all: nothing to rank by
         scores, seen, cold = self.scores(user, ask)
         ranked = self.model.rank(scores, max(k, 20) if chat_model else k, seen=seen if exclude_seen else None)
         if cold and not self._profile(user)[0] and not ask and not len(seen):
