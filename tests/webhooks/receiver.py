@@ -78,10 +78,14 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops concurrent connects (a 1 s SYN retry each)
+
+
 @contextmanager
 def receiving(*plan: int | str, default: int = 200) -> Iterator[Receiver]:
     receiver = Receiver(plan=deque(plan), default=default)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    server = _Server(("127.0.0.1", 0), _handler(receiver))
     server.daemon_threads = True
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

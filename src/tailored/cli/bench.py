@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prefeval": ("prefeval", "prefeval"),
     "judge": ("judge", "judge"),
     "recommend": ("recommend", "recommend"),
+    "webhooks": ("webhooks", "webhooks"),
 }
 
 

@@ -219,9 +219,14 @@ class Deliverer:
         """Claim one batch of due deliveries, send them, record each result."""
         report = DeliveryReport()
         claimed = self.store.claim_deliveries(self.owner, now=now or utcnow(), lease_s=self.lease_s, limit=self.batch)
+        if not claimed:
+            return report
         outcomes = list(self._pool.map(self._post, claimed))
-        for due, outcome in zip(claimed, outcomes):
-            self._finish(due, outcome, report)
+        # One commit for the batch's results (a commit waits for the disk): if it fails, the
+        # deliveries are sent again once their leases run out, as after a crash.
+        with self.store.transaction():
+            for due, outcome in zip(claimed, outcomes):
+                self._finish(due, outcome, report)
         return report
 
     def run_until_idle(self) -> DeliveryReport:
