@@ -73,6 +73,8 @@ def test_add_search_context_export_erase(tmp_path: Path, events_file: Path) -> N
 
     assert run("erase", "--user", "ana", "--yes", env_db=db).returncode == 0
     assert json.loads(run("stats", "--json", env_db=db).stdout)["events"] == 0
+    again = run("erase", "--user", "ana", "--yes", env_db=db)
+    assert again.returncode == 1 and again.stderr.strip() == "Error: no user 'ana' in tenant 'default'"
 
     restored = run("import", str(export), env_db=db)
     assert restored.returncode == 0 and "imported 3" in restored.stdout

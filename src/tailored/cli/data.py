@@ -225,6 +225,7 @@ def erase(user: UserOpt, yes: YesOpt = False, db: DbOpt = None, tenant: TenantOp
     require_store(db)
     confirm(f"Erase every trace of user {user!r}? This cannot be undone.", yes)
     with open_engine(db, tenant, create=False) as eng:
+        eng.user(user)  # an unknown user is an error, as on the REST API
         removed = eng.erase(user)
     console.print(f"erased {removed} events of {user!r}")
 
