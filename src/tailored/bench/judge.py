@@ -56,8 +56,8 @@ from ..errors import InvalidInput
 from ..judge import Calibrator, Judge, Persona, fit_calibrator, pick_threshold, save_calibrator
 from ..judge import metrics as M
 from ..judge.combine import combine, consistent
-from ..judge.prompt import POINT_QUESTION, POINT_SYSTEM, VERBAL_QUESTION
-from ..judge.verbal import verbal_probability
+from ..judge.prompt import PAIR_QUESTION, POINT_QUESTION, POINT_SYSTEM, SYSTEM, VERBAL_QUESTION
+from ..judge.verbal import Verbal, verbal_probability
 from ..llm import ChatModel, load_chat_model
 from ..llm.models import cache_root
 from ..testing import HashEmbedder
@@ -149,22 +149,23 @@ class VerbalReading:
 
 @dataclass
 class Cache:
-    """Token readings by model and prompt, one JSON object a line, appended as they come."""
+    """Readings by model and prompt (a margin, a pairwise probability or a verbal verdict),
+    one JSON object a line, appended as they come."""
 
     path: Path
-    values: dict[str, float] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
 
     def load(self) -> Cache:
         if self.path.is_file():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     row = json.loads(line)
-                    self.values[row["k"]] = float(row["p"])
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    self.values[row["k"]] = row["p"]
+                except (json.JSONDecodeError, KeyError, TypeError):
                     continue  # a line cut off by an interrupted run
         return self
 
-    def put(self, key: str, value: float) -> None:
+    def put(self, key: str, value: Any) -> None:
         self.values[key] = value
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as fh:
@@ -173,6 +174,12 @@ class Cache:
 
 def reading_key(model: str, query: str, response: str, items: Sequence[str]) -> str:
     blob = json.dumps([model, POINT_SYSTEM, POINT_QUESTION, query, response, list(items)], ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def pair_key(kind: str, model: str, query: str, first: str, second: str, items: Sequence[str]) -> str:
+    question = PAIR_QUESTION if kind == "pairwise" else VERBAL_QUESTION
+    blob = json.dumps([kind, model, SYSTEM, question, query, first, second, list(items)], ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -283,7 +290,7 @@ def read_all(
                     cache.put(k, judge.read_margin(pair.question, response, items))
                     timing["seconds"] += time.perf_counter() - t
                     timing["readings"] += 1
-                margins.append(cache.values[k])
+                margins.append(float(cache.values[k]))
             label = a_label if not cond.endswith("opposite") else 1 - a_label
             readings.append(
                 Reading(pair.key, pair.split, cond, label, margins[0], margins[1], len(items), pair.flipped)
@@ -293,7 +300,7 @@ def read_all(
 
 
 def read_pairwise(
-    judge: Judge, pairs: Sequence[Pair], readings: Sequence[Reading], progress: Progress
+    judge: Judge, pairs: Sequence[Pair], readings: Sequence[Reading], cache: Cache, progress: Progress
 ) -> dict[str, Any]:
     """The A/B verdict token read in both orders, with no persona and with the raw text."""
     task = progress.add_task("pairwise readings", total=len(pairs))
@@ -301,9 +308,13 @@ def read_pairwise(
     for pair in pairs:
         label = 1 if pair.aligned_first else 0
         for cond, items in (("none", []), ("raw", [pair.preference])):
-            p_ab = judge.read_tokens(pair.question, pair.a, pair.b, items)
-            p_ba = 1.0 - judge.read_tokens(pair.question, pair.b, pair.a, items)
-            rows[cond].append((p_ab, p_ba, label))
+            probs = []
+            for first, second in ((pair.a, pair.b), (pair.b, pair.a)):
+                k = pair_key("pairwise", judge.model.name, pair.question, first, second, items)
+                if k not in cache.values:
+                    cache.put(k, judge.read_tokens(pair.question, first, second, items))
+                probs.append(float(cache.values[k]))
+            rows[cond].append((probs[0], 1.0 - probs[1], label))
         progress.advance(task)
     point = {(r.key, r.condition): r for r in readings}
     out = []
@@ -324,12 +335,16 @@ def read_pairwise(
     return {"pairs": len(pairs), "rows": out}
 
 
-def read_verbal(judge: Judge, pairs: Sequence[Pair], progress: Progress) -> list[VerbalReading]:
+def read_verbal(judge: Judge, pairs: Sequence[Pair], cache: Cache, progress: Progress) -> list[VerbalReading]:
     """The model's own JSON verdict and 1-10 confidence, persona as raw text, A shown first."""
     out: list[VerbalReading] = []
     task = progress.add_task("verbal verdicts", total=len(pairs))
     for pair in pairs:
-        v = judge.read_verbal(pair.question, pair.a, pair.b, [pair.preference])
+        k = pair_key("verbal", judge.model.name, pair.question, pair.a, pair.b, [pair.preference])
+        if k not in cache.values:
+            found = judge.read_verbal(pair.question, pair.a, pair.b, [pair.preference])
+            cache.put(k, found.model_dump() if found else None)
+        v = Verbal.model_validate(cache.values[k]) if cache.values[k] else None
         label = 1 if pair.aligned_first else 0
         out.append(
             VerbalReading(
@@ -490,7 +505,8 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
         "no-persona control is 0.5 by construction; a pair enters it only when the written "
         "opposite's first stance word has the other polarity (a lexical check: "
         f"{payload['config']['hard_pairs']} of {payload['config']['report_pairs']} report pairs passed; "
-        "the written opposites are in judge.json). The judge reads each response alone "
+        "the written opposites stay in $TAILORED_CACHE/bench/judge-opposites.json, outside the "
+        "repository, as PrefEval's texts do). The judge reads each response alone "
         "(pointwise: P(A preferred) = sigmoid(margin A - margin B), margin = log P(Yes) - log P(No) "
         "of 'is this response a good fit for me?'), so no presentation order exists to bias it. Calibrator and abstention threshold fitted on topics 1-10 "
         f"({payload['config']['fit_pairs']} pairs); every figure below is on topics 11-20 "
@@ -691,9 +707,9 @@ def judge(
             cache = Cache(cache_dir / "judge-readings.jsonl").load()
             readings, timing = read_all(judge_, engine, pairs, cache, progress, {"report"}, {"report"})
             verbal_pairs = [p for p in pairs if p.split == "report"][:verbal_limit]
-            verbal = read_verbal(judge_, verbal_pairs, progress) if verbal_limit > 0 else []
+            verbal = read_verbal(judge_, verbal_pairs, cache, progress) if verbal_limit > 0 else []
             pw_pairs = [p for p in pairs if p.split == "report"][:pairwise_limit]
-            pairwise = read_pairwise(judge_, pw_pairs, readings, progress) if pw_pairs else None
+            pairwise = read_pairwise(judge_, pw_pairs, readings, cache, progress) if pw_pairs else None
     finally:
         llm.close()
     fit_rows = [r for r in readings if r.split == "fit" and r.condition in ("raw", "raw-opposite")]
@@ -764,7 +780,10 @@ def judge(
             **timing,
             "per_reading": round(timing["seconds"] / timing["readings"], 2) if timing["readings"] else None,
         },
-        "pairs": [asdict(p) for p in pairs],
+        # keys and flags only: PrefEval's texts (and what the model wrote from them) stay out of the report
+        "pairs": [
+            {"key": p.key, "split": p.split, "aligned_first": p.aligned_first, "flipped": p.flipped} for p in pairs
+        ],
         "readings": [asdict(r) for r in readings],
         "verbal_readings": [asdict(v) for v in verbal],
     }
