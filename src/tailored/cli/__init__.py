@@ -12,11 +12,11 @@ import typer
 from ..errors import TailoredError
 from . import batch, bench, data, db, demo, judge, profile, serve
 from . import chat as chat_cli
-from . import recommend as recommend_cli
 from . import mcp as mcp_cli
 from . import models as models_cli
-
+from . import recommend as recommend_cli
 from . import webhooks as webhooks_cli
+
 app = typer.Typer(
     name="tailored",
     help="A personalization engine for LLM applications: remember users, retrieve what matters, tailor answers.",
@@ -37,10 +37,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(batch.app, name="batch")
 app.add_typer(serve.keys_app, name="keys")
 mcp_cli.register(app)
+app.add_typer(webhooks_cli.app, name="webhooks")
 app.command()(serve.serve)
 
 
-app.add_typer(webhooks_cli.app, name="webhooks")
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Usage errors are reported by the parser (exit 2); a ``TailoredError``
     becomes one line on stderr and exit status 1."""
