@@ -15,6 +15,7 @@ from tailored.retrieve.search import (
     date_match,
     diversify,
     fuse,
+    normalise,
     rank_among,
     session_prior,
     smooth,
@@ -48,6 +49,13 @@ def test_best_rows_best_first_ties_by_position() -> None:
 def test_rank_among_is_one_based_ties_by_position() -> None:
     s = np.array([0.1, 0.5, 0.9, 0.5])
     assert [rank_among(s, r) for r in range(4)] == [4, 2, 1, 3]
+
+
+def test_normalise_keeps_a_lone_or_tied_match_at_one() -> None:
+    assert normalise(np.array([2.5])).tolist() == [1.0]  # a user with one matching event
+    assert normalise(np.array([0.0])).tolist() == [0.0]  # ... and one that does not match
+    assert normalise(np.array([0.3, 0.3, 0.3])).tolist() == [1.0, 1.0, 1.0]
+    assert normalise(np.array([0.0, 0.0, 4.0, 2.0, 0.0])).tolist() == [0.0, 0.0, 1.0, 0.5, 0.0]
 
 
 def test_fuse_weighted_sums_median_max_normalised_scores() -> None:

@@ -90,13 +90,17 @@ def median(scores: np.ndarray) -> float:
 
 
 def normalise(scores: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1] with the best score at 1 and the median at 0."""
+    """Scale to [0, 1] with the best score at 1 and the median at 0.
+
+    When every score is the median (one row, or all tied) each row is the best one: a match
+    (score above 0) is 1, no match 0. A user with one matching event gets a hit of 1, not 0.
+    """
     if len(scores) == 0:
         return scores
     top = float(scores.max())
     base = median(scores)
     if top <= base:
-        return np.zeros_like(scores)
+        return np.where(scores > 0, 1.0, 0.0)
     return np.clip((scores - base) / (top - base), 0.0, 1.0)
 
 
