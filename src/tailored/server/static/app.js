@@ -74,6 +74,8 @@ function clearUser() {
   $("summary").textContent = "";
   $("hits").hidden = true;
   $("hits").querySelector("tbody").replaceChildren();
+  $("recs").querySelector("tbody").replaceChildren();
+  $("recs-empty").hidden = true;
   $("chat-with").textContent = "";
   $("chat-without").textContent = "";
   $("timeline").querySelector("tbody").replaceChildren();
@@ -100,7 +102,23 @@ async function openUser(userId) {
   status("");
   eventsCursor = "0";
   await loadProfile();
+  await loadRecommendations("");
   await loadEvents();
+}
+
+async function loadRecommendations(ask) {
+  const forUser = currentUser;
+  const q = ask ? `&ask=${encodeURIComponent(ask)}` : "";
+  const recs = await api("GET", userPath(`/recommendations?k=10${q}`));
+  if (forUser !== currentUser) return;  // another user was opened meanwhile
+  const body = $("recs").querySelector("tbody");
+  body.replaceChildren();
+  for (const r of recs) {
+    const tr = document.createElement("tr");
+    [String(r.rank), r.item.title, r.explanation, r.source].forEach((t) => cell(tr, t));
+    body.appendChild(tr);
+  }
+  $("recs-empty").hidden = recs.length > 0;
 }
 
 function userPath(rest) { return `/v1/users/${encodeURIComponent(currentUser)}${rest}`; }
@@ -265,6 +283,10 @@ $("user-filter").addEventListener("input", () => {
 $("search-form").addEventListener("submit", guard(async (e) => {
   e.preventDefault();
   await search($("query").value, $("mode").value);
+}));
+$("rec-form").addEventListener("submit", guard(async (e) => {
+  e.preventDefault();
+  await loadRecommendations($("rec-ask").value.trim());
 }));
 $("chat-form").addEventListener("submit", guard(async (e) => {
   e.preventDefault();
