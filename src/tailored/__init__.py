@@ -24,6 +24,7 @@ from .retrieve import RetrievalConfig
 from .store import Store
 from .types import (
     AddResult,
+    CatalogItem,
     ChatResult,
     Context,
     ContextItem,
@@ -34,6 +35,7 @@ from .types import (
     MemoryChange,
     MemoryIn,
     Profile,
+    Recommendation,
     ScoreParts,
     SearchHit,
     Stats,
@@ -51,6 +53,7 @@ __all__ = [
     "AddResult",
     "AsyncChatStream",
     "AsyncEngine",
+    "CatalogItem",
     "ChatResult",
     "ChatStream",
     "Context",
@@ -70,6 +73,7 @@ __all__ = [
     "ModelUnavailable",
     "NotFound",
     "Profile",
+    "Recommendation",
     "RetrievalConfig",
     "SchemaError",
     "ScoreParts",
