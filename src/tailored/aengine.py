@@ -13,9 +13,10 @@ thread pool rather than a second, async core:
 
 The event loop is never blocked: while one verb embeds or writes, other coroutines run.
 What is not gained: the verbs of one engine still share its locks (one SQLite writer at a
-time) and the interpreter. That is also why the REST server keeps ``Engine``: its routes
+time) and the interpreter. That is also why the REST server keeps ``Engine``: its data routes
 are plain functions that FastAPI runs in its thread pool, one hop per request, the hop an
-``AsyncEngine`` verb would make; an ``async`` route calling two verbs would make two. The methods are made from ``Engine``'s by ``_threaded``, so a
+``AsyncEngine`` verb would make (an ``async`` route calling two verbs would make two), and
+chat and judge already run in the model runner's own threads, which gate the model. The methods are made from ``Engine``'s by ``_threaded``, so a
 verb's signature and docstring are ``Engine``'s; a parity test checks that every public
 ``Engine`` method has its face here and that both faces answer alike.
 """
