@@ -221,3 +221,25 @@ def test_docstring_examples_run(module: str, tmp_path: Path) -> None:
         runner.run(test)
     store.close()
     assert runner.failures == 0
+
+
+def test_two_workers_on_one_store_deliver_each_event_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with receiving() as rx:
+        first = Engine(path, tenant="acme", embedder=HashEmbedder())
+        Webhooks(first.store, allow_private=True).add("acme", rx.url, events=["memory.created"])
+        for i in range(60):
+            first.remember("ana", {"kind": "fact", "key": f"k{i}", "value": f"v{i}"})
+        second = Engine(path, tenant="acme", embedder=HashEmbedder())  # another connection, as another process
+        workers = [DeliveryWorker(deliverer(e, batch=4), poll_s=0.01) for e in (first, second)]
+        for w in workers:
+            w.start()
+        got = rx.wait_ok(60)
+        time.sleep(0.3)  # time for a second, wrong delivery to arrive
+        for w in workers:
+            w.stop()
+        ids = [r.json["id"] for r in rx.got]
+        assert len(got) == 60 and len(ids) == 60 and len(set(ids)) == 60
+        assert [d.status for d in first.store.deliveries("acme")] == ["delivered"] * 60
+        first.close()
+        second.close()
