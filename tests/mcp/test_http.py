@@ -43,7 +43,7 @@ def test_every_tool_the_resource_and_the_prompt(served: Served) -> None:
             assert again["duplicates"] == 1
 
             hits = result_data(await c.call_tool("search", {"user": "ana", "query": "vegetarian", "k": 2}))
-            assert hits[0]["event"]["text"] == "I am vegetarian" and len(hits) == 2
+            assert hits[0]["text"] == "I am vegetarian" and len(hits) == 2 and hits[0]["score"] > 0
 
             memory = result_data(
                 await c.call_tool(

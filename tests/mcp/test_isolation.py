@@ -69,7 +69,7 @@ def test_another_tenants_key_reaches_no_user_of_acme(served: Served) -> None:
                 if result.is_error:
                     assert "not_found" in text, (name, text)
                 elif name == "search":  # globex's own "ana" (made by add_event above) only
-                    assert [h["event"]["text"] for h in result_data(result)] == ["planted"]
+                    assert [h["text"] for h in result_data(result)] == ["planted"]
             try:
                 resource = await c.read_resource("tailored://users/ana/profile")
             except Exception as exc:  # the SDK raises a resource error as an exception

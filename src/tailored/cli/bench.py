@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "judge": ("judge", "judge"),
     "recommend": ("recommend", "recommend"),
     "webhooks": ("webhooks", "webhooks"),
+    "mcp": ("mcp", "mcp"),
 }
 
 

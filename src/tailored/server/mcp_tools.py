@@ -29,6 +29,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer, UserMessage
@@ -43,7 +44,7 @@ from ..judge import Judgement
 from ..judge.models import MAX_QUERY_CHARS, MAX_RESPONSE_CHARS
 from ..llm import ChatModel
 from ..text import FENCE
-from ..types import AddResult, Memory, Polarity, Profile, Recommendation, SearchHit, SearchMode
+from ..types import AddResult, Memory, Polarity, Profile, Recommendation, SearchMode
 from ..types import Context as UserContext
 
 ModelJob = Callable[[ChatModel | None], Any]
@@ -93,6 +94,19 @@ class MemoryPage(BaseModel):
 
     items: list[Memory]
     next: int | None = Field(None, description="the cursor of the next page; null on the last page")
+
+
+class Hit(BaseModel):
+    """A search hit as a model reads it: the event and its fused score. (REST's hits also
+    carry each retriever's score and rank, and the event's payload.)"""
+
+    event_id: int
+    text: str
+    kind: str
+    role: str | None
+    time: datetime
+    session_id: str | None
+    score: float
 
 
 class Erased(BaseModel):
@@ -195,12 +209,24 @@ def build_server(access: Access, *, user_argument: bool) -> MCPServer:
         k: Annotated[int, Field(ge=1, le=100, description="how many hits")] = 10,
         mode: SearchMode = "hybrid",
         user: UserArg = None,
-    ) -> list[SearchHit]:
+    ) -> list[Hit]:
         """The user's events that best match the query (BM25 and dense vectors, fused),
-        best first, each with its score parts."""
+        best first, each with its score."""
         engine, target = _target(access, ctx, user)
         with _reported():
-            return engine.search(target, query, k=k, mode=mode)
+            hits = engine.search(target, query, k=k, mode=mode)
+        return [
+            Hit(
+                event_id=h.event.id,
+                text=h.event.text,
+                kind=h.event.kind,
+                role=h.event.role,
+                time=h.event.time,
+                session_id=h.event.session_id,
+                score=h.score,
+            )
+            for h in hits
+        ]
 
     @tool(READ, "Get the user's profile")
     def get_profile(ctx: Context, user: UserArg = None) -> Profile:
