@@ -28,7 +28,7 @@ def judge(
     user: Annotated[str | None, typer.Option("--user", "-u", help="Judge for this user's profile.")] = None,
     persona: Annotated[str | None, typer.Option("--persona", help="Judge for this free-text persona.")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="JSONL results, appended as they come [default: FILE.judged.jsonl].")
+        Path | None, typer.Option("--out", help="JSONL results, appended as they come (default: FILE.judged.jsonl).")
     ] = None,
     model: ModelOpt = None,
     threshold: Annotated[
