@@ -118,3 +118,44 @@ def test_a_user_key_reaches_its_user_only(served: Served) -> None:
     anyio.run(main)
     _untouched(served, "bob", bob_memory)
     assert served.acme_engine().history("ana") == []  # erased through the tool
+
+
+def test_a_session_opened_with_one_key_acts_with_the_key_of_each_request(served: Served) -> None:
+    """The session id alone reaches nothing: a request carrying acme's session id but ana's
+    (or globex's) key acts with that request's key."""
+    import httpx
+
+    _seed(served, "bob")
+    accept = {"Accept": "application/json, text/event-stream"}
+    with httpx.Client(base_url=served.url, timeout=30) as http:
+        init = {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        opened = http.post("/mcp", json=init, headers={**accept, "Authorization": f"Bearer {served.acme}"})
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+        done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        http.post("/mcp", json=done, headers={**accept, **session, "Authorization": f"Bearer {served.acme}"})
+
+        def call(key: str, n: int) -> str:
+            body = {
+                "jsonrpc": "2.0",
+                "id": n,
+                "method": "tools/call",
+                "params": {"name": "get_profile", "arguments": {"user": "bob"}},
+            }
+            r = http.post("/mcp", json=body, headers={**accept, **session, "Authorization": f"Bearer {key}"})
+            assert r.status_code == 200, r.text
+            return r.text
+
+        assert SECRET in call(served.acme, 1)  # the session's own key reads bob
+        as_ana = call(served.ana, 2)
+        assert "tenant_isolation" in as_ana and SECRET not in as_ana
+        as_globex = call(served.globex, 3)
+        assert "not_found" in as_globex and SECRET not in as_globex
