@@ -14,17 +14,23 @@ import typer
 
 from ..errors import InvalidInput
 from ..types import check_user_id
-from .common import DbOpt, EmbedderOpt, TenantOpt, UserOpt, open_engine
+from .common import DbOpt, EmbedderOpt, ModelOpt, TenantOpt, UserOpt, open_engine
 
 if TYPE_CHECKING:
     from ..server.mcp_tools import ModelJob
 
 
-def mcp(user: UserOpt, db: DbOpt = None, tenant: TenantOpt = "default", embedder: EmbedderOpt = "minilm") -> None:
+def mcp(
+    user: UserOpt,
+    db: DbOpt = None,
+    tenant: TenantOpt = "default",
+    embedder: EmbedderOpt = "minilm",
+    model: ModelOpt = None,
+) -> None:
     """Serve USER's memory to an MCP client over stdio (tools, the profile resource, a prompt).
 
     A desktop client starts it as a command, e.g. ``tailored mcp --user ana --db ~/tailored.db``.
-    The store is created if missing.
+    The store is created if missing. ``--model`` is the chat model of the judge tool.
     """
     try:
         check_user_id(user)
@@ -35,15 +41,15 @@ def mcp(user: UserOpt, db: DbOpt = None, tenant: TenantOpt = "default", embedder
     except ImportError as exc:  # the SDK is the mcp extra
         raise InvalidInput("the MCP server needs the mcp extra: pip install 'tailored[mcp]'") from exc
     with open_engine(db, tenant, embedder) as eng:
-        caller = Caller(eng.for_tenant(tenant, user=user), user, _in_thread)
+
+        async def in_thread(job: ModelJob) -> Any:
+            """Work on the chat model (``--model``, loaded once by the engine), off the event loop."""
+            import anyio.to_thread
+
+            return await anyio.to_thread.run_sync(job, model)
+
+        caller = Caller(eng.for_tenant(tenant, user=user), user, in_thread)
         build_server(lambda ctx: caller, user_argument=False).run("stdio")
-
-
-async def _in_thread(job: ModelJob) -> Any:
-    """Work on the chat model, off the event loop (the engine loads its default model once)."""
-    import anyio.to_thread
-
-    return await anyio.to_thread.run_sync(job, None)
 
 
 def register(app: typer.Typer) -> None:

@@ -47,8 +47,8 @@ from ..text import FENCE
 from ..types import AddResult, Memory, Polarity, Profile, Recommendation, SearchMode
 from ..types import Context as UserContext
 
-ModelJob = Callable[[ChatModel | None], Any]
-"""Work on the chat model (None: the engine's default model)."""
+ModelJob = Callable[[ChatModel | str | None], Any]
+"""Work on a chat model: an instance, a model spec, or None for the engine's default."""
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,17 @@ def _fixed_user(fn: F) -> F:
     """``fn`` without its ``user`` parameter (the server's one user is used): the stdio
     server's tools, whose input schema then offers no user to fill in."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await fn(*args, **kwargs)
+
+    else:
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
 
     sig = inspect.signature(fn, eval_str=True)
     wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
@@ -344,7 +352,7 @@ def build_server(access: Access, *, user_argument: bool) -> MCPServer:
         with _reported():
             caller.engine.user(target)  # not found before the model is touched
 
-            def run(model: ChatModel | None) -> Judgement:
+            def run(model: ChatModel | str | None) -> Judgement:
                 return caller.engine.judge(model).compare(target, query, response_a, response_b, explain=False)
 
             result: Judgement = await caller.run_model(run)
