@@ -267,6 +267,17 @@ def test_a_user_scoped_key_keeps_its_user_through_every_read_and_a_restore(store
     assert found is not None and (found.tenant, found.user_id) == ("t2", "ana")
 
 
+def test_erasing_a_user_removes_the_keys_scoped_to_them_only(store: Store) -> None:
+    store.add_events("t1", [ev("ana", "hello"), ev("bo", "hi")])
+    store.create_key("k1", "t1", "hash1", False, None, "ana")
+    store.create_key("k2", "t1", "hash2", False, None, "bo")
+    store.create_key("k3", "t1", "hash3", False, None)
+    store.create_key("k4", "t2", "hash4", False, None, "ana")  # another tenant's ana
+    store.erase_user(ANA)
+    assert store.find_key("hash1") is None
+    assert [k.id for k in store.list_keys()] == ["k2", "k3", "k4"]
+
+
 # -- transactions, schema ----------------------------------------------------------------
 
 

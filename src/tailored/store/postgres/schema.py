@@ -295,4 +295,5 @@ USER_TABLES = (
     "extraction_marks",
     "user_heads",
     "events",
+    "api_keys",  # keys scoped to the user (tenant-wide keys have no user)
 )

@@ -342,9 +342,11 @@ class SQLiteStore(MemoryTables, CatalogTables, WebhookTables):
             conn.executemany("DELETE FROM vectors WHERE event_id = ?", [(i,) for i in ids])
             conn.execute("DELETE FROM events WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
             conn.execute("DELETE FROM user_heads WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
+            # keys scoped to the user go with it (tenant-wide keys have no user)
+            conn.execute("DELETE FROM api_keys WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
             erase_memories(conn, scope)
-        with self._lock, map_errors("erase stored, but the file could not be compacted"):
             announce_erase(conn, scope, len(ids))
+        with self._lock, map_errors("erase stored, but the file could not be compacted"):
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(ids)
