@@ -12,6 +12,7 @@ MAE on a chronological 80/20 split of the rated rows.
 
 from __future__ import annotations
 
+import os
 import resource
 import tempfile
 import time
@@ -119,6 +120,21 @@ def recommend(
     started = time.time()
     rng = np.random.default_rng(seed)
     results: dict[str, Any] = {"dataset": name, "machine": machine(), "models": {}}
+    command = _command(data, interactions, items_file, sasrec_epochs, rerank_users, model)
+
+    def save(stage: str) -> None:
+        """The report so far: a long run that stops early still leaves its figures."""
+        results["stage"] = stage
+        results.setdefault("load_at_start", os.getloadavg()[0])
+        results["load_now"] = os.getloadavg()[0]
+        results["elapsed_s"] = time.time() - started
+        results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "recommend.json", {**results, "command": command})
+        if "hybrid_vs" in results:
+            _plot(results, out / "recommend.png")
+            (out / "recommend.md").write_text(_report(results, command), encoding="utf-8")
+
     with tempfile.TemporaryDirectory() as tmp, Progress(*progress_columns(), console=console) as bar:
         step = bar.add_task("import through the store", total=1)
         emb = load_embedder(embedder)
@@ -226,6 +242,8 @@ def recommend(
             record("sasrec", sas, sas.score_users(test.users), fit_s, {**sas.params(), "best_epoch": epoch})
             results["models"]["sasrec"]["valid_ndcg10"] = value
 
+        save("single recommenders")
+
         # -- hybrid -----------------------------------------------------------------------
         names = list(valid_scores)
         vsplit = LeaveLastOut(valid.train, valid_users, valid.targets[np.isin(valid.users, valid_users)])
@@ -276,18 +294,14 @@ def recommend(
         # -- ratings ----------------------------------------------------------------------
         results["ratings"] = _ratings(full)
 
+        save("without the LLM re-ranking")
+
         # -- LLM re-ranking ---------------------------------------------------------------
         if rerank_users > 0:
             results["rerank"] = _rerank(
                 bar, model, test, by_id, hybrid_scores, per_user["hybrid"][1], rerank_users, seed
             )
-    results["elapsed_s"] = time.time() - started
-    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.mkdir(parents=True, exist_ok=True)
-    command = _command(data, interactions, items_file, sasrec_epochs, rerank_users, model)
-    write_json(out / "recommend.json", {**results, "command": command})
-    _plot(results, out / "recommend.png")
-    (out / "recommend.md").write_text(_report(results, command), encoding="utf-8")
+    save("complete")
     console.print(f"wrote {out / 'recommend.md'}")
 
 
@@ -379,7 +393,7 @@ def _rerank(
             history=[(data.items[i], items[data.items[i]].title) for i in liked],
         )
         t0 = time.perf_counter()
-        reply = chat.generate([{"role": "user", "content": build_prompt(inp)}], system=RERANK_SYSTEM, max_tokens=700)
+        reply = chat.generate([{"role": "user", "content": build_prompt(inp)}], system=RERANK_SYSTEM, max_tokens=450)
         seconds.append(time.perf_counter() - t0)
         ranked = parse(reply.text, inp)
         raw_cites += len(_raw_citations(reply.text))
@@ -480,7 +494,10 @@ def _report(r: dict[str, Any], command: str) -> str:
         f" (leave-last-out); validation: each user's last training item ({r['valid_users']} users).",
         f"Machine: {r['machine']['cpus']} CPUs, Python {r['machine']['python']}, tailored"
         f" {r['machine']['tailored']}; whole run {r['elapsed_s'] / 60:.1f} min, peak memory"
-        f" {r['peak_rss_mb']:.0f} MB.",
+        f" {r['peak_rss_mb']:.0f} MB. Load average {r['load_at_start']:.1f} at the first checkpoint,"
+        f" {r['load_now']:.1f} at the last on {r['machine']['cpus']} CPUs"
+        + (": other jobs shared the CPUs, so times are upper bounds." if r["load_now"] > 2.5 else ".")
+        + ("" if r["stage"] == "complete" else f" Report written {r['stage']}."),
         "",
         "Full ranking over every item the user has not interacted with; a tied item counts at its"
         " expected position. `sampled` is NDCG@10 against 99 random unseen items (a side column"

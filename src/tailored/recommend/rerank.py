@@ -51,7 +51,7 @@ def build_prompt(inp: RerankInput) -> str:
     if inp.request:
         lines.append(f"request: {neutral_line(inp.request)}")
     lines.append(f"</{FENCE}>")
-    lines.append("Rank the candidates for this user, best first, as the JSON list described.")
+    lines.append("Pick the ten candidates that suit this user best, best first, as the JSON list described.")
     return "\n".join(lines)
 
 
@@ -85,7 +85,7 @@ def parse(text: str, inp: RerankInput) -> list[Ranked]:
     return out
 
 
-def rerank(model: ChatModel, inp: RerankInput, max_tokens: int = 700) -> list[Ranked]:
+def rerank(model: ChatModel, inp: RerankInput, max_tokens: int = 450) -> list[Ranked]:
     """Re-rank ``inp.candidates`` with ``model``; a reply that cannot be read keeps the order."""
     reply = model.generate([{"role": "user", "content": build_prompt(inp)}], system=SYSTEM, max_tokens=max_tokens)
     return parse(reply.text, inp)
