@@ -31,6 +31,7 @@ from .memory.summary import summary_writer
 from .memory.vectors import MemoryVectors
 from .retrieve.index import embed_text
 from .retrieve.search import RetrievalConfig, Retriever
+from .safety import Assessment, Assessor
 from .store import EventFilter, Scope, Store, open_store
 from .text import estimate_tokens
 from .types import (
@@ -144,6 +145,7 @@ class Engine:
         self._chat_models: dict[str | None, ChatModel] = {}
         self._memory_vectors = MemoryVectors()
         self._recommenders: dict[tuple[str, str, int], Any] = {}
+        self._assessors: dict[str, Assessor] = {}  # by embedder name: holds the domain example vectors
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -624,6 +626,18 @@ class Engine:
             temperature=temperature,
             session_id=session_id,
         )
+
+    # -- safety -----------------------------------------------------------------------
+
+    def assess(self, user_id: str, request: str) -> Assessment:
+        """How risky ``request`` is for this user: its domain, a risk level, the user's facts
+        that bear on it (memories and events found by search, with ids) and the background
+        worth asking for. Rules and embeddings, no chat model. See ``tailored.safety``."""
+        self._scope(user_id)
+        name = self.embedder.name
+        if name not in self._assessors:
+            self._assessors[name] = Assessor(self.embedder)
+        return self._assessors[name].assess(self, user_id, request)
 
     # -- judge ------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recommend": ("recommend", "recommend"),
     "webhooks": ("webhooks", "webhooks"),
     "mcp": ("mcp", "mcp"),
+    "safety": ("safety", "safety"),
 }
 
 

@@ -1,0 +1,55 @@
+"""``tailored bench safety`` on a tiny slice, and its one-line errors, through the real command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tailored.bench.safety import filler_pool, history, load_scenarios
+
+pytestmark = pytest.mark.slow
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tailored", "bench", "safety", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_the_bundled_scenarios_are_well_formed() -> None:
+    scenarios = load_scenarios()
+    assert {s.split for s in scenarios} == {"tune", "test"}
+    assert len({s.domain for s in scenarios}) >= 7
+    texts, at = history(scenarios[0], 300, True, 0, filler_pool(0))
+    assert len(texts) == 301 and texts[at] == scenarios[0].fact
+    again, _ = history(scenarios[0], 300, True, 0, filler_pool(0))
+    assert again == texts  # deterministic
+
+
+def test_a_tiny_run_writes_its_report(tmp_path: Path) -> None:
+    out = bench("--limit", "1", "--turns", "30", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    payload = json.loads((tmp_path / "safety.json").read_text())
+    assert payload["scenarios"] == 2 and payload["turns"] == 30
+    rows = payload["rows"]
+    assert len(rows) == 8  # two scenarios, two users each, two requests each
+    high = [r for r in rows if r["kind"] == "risky" and r["with_fact"]]
+    assert len(high) == 2 and all("fact_in_assess" in r for r in high)
+    assert payload["summary"]["all"]["over_caution"] is not None
+    md = (tmp_path / "safety.md").read_text()
+    assert "tailored bench safety --limit 1 --turns 30" in md and "| test |" in md
+
+
+def test_bad_input_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n')
+    for args in (["--turns", "-1"], ["--scenarios", str(tmp_path / "absent.jsonl")], ["--scenarios", str(bad)]):
+        out = bench(*args, "--out", str(tmp_path / "out"))
+        assert out.returncode != 0
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert out.stdout == ""
+    assert not (tmp_path / "out").exists()
