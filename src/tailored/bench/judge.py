@@ -800,7 +800,6 @@ def judge(
         "acc@50%",
         "ECE",
         "Brier",
-        "consistency",
         title="judge (report split)",
     )
     for r in report:
