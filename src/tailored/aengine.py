@@ -33,6 +33,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from .chat import ChatStream
 from .engine import Engine
 from .llm import ChatModel
+from .safety.guidance import SafetyMode
 from .store import Store
 from .types import ChatResult, Memory
 
@@ -152,6 +153,8 @@ class AsyncEngine:
     catalog_add = _threaded(Engine.catalog_add)
     recommend_fit = _threaded(Engine.recommend_fit)
     recommend = _threaded(Engine.recommend)
+    # safety
+    assess = _threaded(Engine.assess)
     # judge: loading the model is the blocking part; the ``Judge`` it returns is the sync one
     judge = _threaded(Engine.judge)
 
@@ -167,6 +170,7 @@ class AsyncEngine:
         max_tokens: int = 512,
         temperature: float = 0.0,
         session_id: str | None = None,
+        safety: SafetyMode = "off",
     ) -> ChatResult | AsyncChatStream:
         """``Engine.chat``, awaited; with ``stream=True`` an ``AsyncChatStream`` to ``async for``."""
 
@@ -181,6 +185,7 @@ class AsyncEngine:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 session_id=session_id,
+                safety=safety,
             )
 
         answer = await asyncio.to_thread(call)

@@ -101,8 +101,13 @@ def prepare(
     *,
     memory: bool = True,
     budget: int = 1000,
+    preface: str | None = None,
+    query: str | None = None,
 ) -> tuple[list[Message], str, Context | None]:
-    """The messages to send (context in the system message), the latest user text, the context."""
+    """The messages to send (context in the system message), the latest user text, the context.
+
+    ``preface`` (written by the engine, e.g. a safety block) goes first in the system block;
+    ``query`` is what the context is built for, the latest user text by default."""
     msgs = to_messages(messages)
     users = [m for m in msgs if m.role == "user"]
     if not users or msgs[-1].role != "user":
@@ -112,8 +117,8 @@ def prepare(
         raise InvalidInput("the user's message is empty")
     if not memory:
         return msgs, question, None
-    ctx = engine.context(user_id, question, budget=budget)
-    block = PERSONALIZE + "\n" + ctx.text
+    ctx = engine.context(user_id, query or question, budget=budget)
+    block = (preface + "\n\n" if preface else "") + PERSONALIZE + "\n" + ctx.text
     if msgs[0].role == "system":
         msgs[0] = Message(role="system", content=msgs[0].content + "\n\n" + block)
     else:
@@ -133,6 +138,8 @@ def personalized_chat(
     max_tokens: int = 512,
     temperature: float = 0.0,
     session_id: str | None = None,
+    preface: str | None = None,
+    query: str | None = None,
 ) -> ChatResult | ChatStream:
     """Answer ``messages`` for ``user_id`` with what the engine knows about them.
 
@@ -152,6 +159,8 @@ def personalized_chat(
         Return a ``ChatStream`` of text chunks instead of a ``ChatResult``.
     budget
         Token budget of the context.
+    preface, query
+        See ``prepare``: the engine's safety block, and the request the context is for.
 
     Returns
     -------
@@ -177,10 +186,30 @@ def personalized_chat(
     """
     if not isinstance(user_id, str) or not user_id.strip():
         raise InvalidInput("user_id must be a non-empty string")  # before any work
-    msgs, question, ctx = prepare(engine, user_id, messages, memory=memory, budget=budget)
+    msgs, question, ctx = prepare(engine, user_id, messages, memory=memory, budget=budget, preface=preface, query=query)
     prompt_tokens = model.count_message_tokens(msgs)
     finish = _Finish(engine, user_id, question, memory, ctx, model, session_id, prompt_tokens)
     if stream:
         return ChatStream(model.stream(msgs, max_tokens=max_tokens, temperature=temperature), finish, ctx)
     out = model.generate(msgs, max_tokens=max_tokens, temperature=temperature)
     return finish(out.text, out.completion_tokens, out.prompt_tokens or prompt_tokens, out.finish_reason)
+
+
+def fixed_reply(
+    engine: UserMemory,
+    user_id: str,
+    messages: MessagesIn,
+    reply: str,
+    model: ChatModel,
+    *,
+    memory: bool = True,
+    stream: bool = False,
+    session_id: str | None = None,
+) -> ChatResult | ChatStream:
+    """Answer with ``reply``, written by the engine (a safety question), without calling the
+    model; the turn is stored like any other, and streams as one chunk."""
+    _, question, _ = prepare(engine, user_id, messages, memory=False)
+    finish = _Finish(engine, user_id, question, memory, None, model, session_id, 0)
+    if stream:
+        return ChatStream(iter([reply]), finish, None)
+    return finish(reply, None, 0, "stop")

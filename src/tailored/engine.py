@@ -18,12 +18,13 @@ from typing import Any, Literal, overload
 
 from pydantic import ValidationError
 
-from .chat import ChatStream, personalized_chat
+from .chat import ChatStream, fixed_reply, personalized_chat
 from .context.builder import TokenCounter, build_context
 from .embed import Embedder, load_embedder
 from .errors import InvalidInput, NotFound, TenantIsolationError, explain
 from .judge import Calibrator, Judge
 from .llm import ChatModel, load_chat_model
+from .llm.base import to_messages
 from .memory import load_extractor
 from .memory import profile as memory_profile
 from .memory.base import Extractor
@@ -32,6 +33,7 @@ from .memory.vectors import MemoryVectors
 from .retrieve.index import embed_text
 from .retrieve.search import RetrievalConfig, Retriever
 from .safety import Assessment, Assessor
+from .safety.guidance import SAFETY_MODES, SafetyMode, adapt_block, answer_memory, next_question, read_turns
 from .store import EventFilter, Scope, Store, open_store
 from .text import estimate_tokens
 from .types import (
@@ -554,6 +556,7 @@ class Engine:
         max_tokens: int = 512,
         temperature: float = 0.0,
         session_id: str | None = None,
+        safety: SafetyMode = "off",
     ) -> ChatResult: ...
 
     @overload
@@ -569,6 +572,7 @@ class Engine:
         max_tokens: int = 512,
         temperature: float = 0.0,
         session_id: str | None = None,
+        safety: SafetyMode = "off",
     ) -> ChatStream: ...
 
     @overload
@@ -584,6 +588,7 @@ class Engine:
         max_tokens: int = 512,
         temperature: float = 0.0,
         session_id: str | None = None,
+        safety: SafetyMode = "off",
     ) -> ChatResult | ChatStream: ...
 
     def chat(
@@ -598,6 +603,7 @@ class Engine:
         max_tokens: int = 512,
         temperature: float = 0.0,
         session_id: str | None = None,
+        safety: SafetyMode = "off",
     ) -> ChatResult | ChatStream:
         """Answer OpenAI-style ``messages`` for ``user_id``, personalized with their context.
 
@@ -606,7 +612,17 @@ class Engine:
         user turn and the answer are stored in one ``add`` only after generation succeeded;
         ``memory=False`` neither reads nor writes memory. Returns a ``ChatResult``, or with
         ``stream=True`` a ``ChatStream`` of text chunks. See ``tailored.chat``.
+
+        ``safety`` (see ``tailored.safety.guidance``): ``off``; ``adapt`` puts the user's facts
+        that bear on a risky request first in the context, with guidance to account for them;
+        ``ask`` first answers a risky request whose key background is unknown with one
+        clarifying question (at most three per request), remembers the user's reply as a
+        memory, then answers as ``adapt`` does.
         """
+        if safety not in SAFETY_MODES:
+            raise InvalidInput(f"safety must be one of {', '.join(SAFETY_MODES)}, not {safety!r}")
+        if safety != "off" and not memory:
+            raise InvalidInput("the safety modes read and write the user's memory: they need memory=True")
         model = self._chat_model(model)
         self._scope(user_id)  # validate the id before a model loads
         if memory:  # the turn will be stored: the id must be one every write accepts
@@ -614,6 +630,16 @@ class Engine:
                 check_user_id(user_id)
             except ValueError as exc:
                 raise InvalidInput(str(exc)) from exc
+        preface = query = None
+        if safety != "off":
+            turns = read_turns([(m.role, m.content) for m in to_messages(messages)])
+            if safety == "ask" and turns.reply is not None:
+                self.remember(user_id, answer_memory(*turns.reply))
+            found = self.assess(user_id, turns.request)
+            asking = next_question(found, turns) if safety == "ask" else None
+            if asking is not None:
+                return fixed_reply(self, user_id, messages, asking, model, stream=stream, session_id=session_id)
+            preface, query = adapt_block(found), turns.request
         return personalized_chat(
             self,
             user_id,
@@ -625,6 +651,8 @@ class Engine:
             max_tokens=max_tokens,
             temperature=temperature,
             session_id=session_id,
+            preface=preface,
+            query=query,
         )
 
     # -- safety -----------------------------------------------------------------------

@@ -35,6 +35,9 @@ from ..types import Profile, SearchHit, SearchMode
 from .domains import BY_NAME, RULES, Domain
 from .sensitive import PROBES, Category, categories
 
+ANSWER_PREFIX = "safety_"
+"""The key prefix of a memory that holds the user's answer to a safety question (``safety_<key>``)."""
+
 RiskLevel = Literal["none", "low", "medium", "high"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("none", "low", "medium", "high")
 
@@ -173,14 +176,16 @@ class Assessor:
         """The request's domain, its score, whether it is risky, and why."""
         return decide(request, *self.scores(request), thresholds or self.thresholds)
 
-    def facts(self, source: SafetySource, user_id: str, request: str, domain: Domain) -> list[SafetyFact]:
+    def facts(
+        self, source: SafetySource, user_id: str, request: str, domain: Domain, profile: Profile | None = None
+    ) -> list[SafetyFact]:
         """The user's memories and events whose sensitive categories matter in ``domain``."""
         wanted = set(BY_NAME[domain].categories) if domain != "general" else set()
         if not wanted:
             return []
         t = self.thresholds
         found: list[SafetyFact] = []
-        profile = source.profile(user_id)
+        profile = profile or source.profile(user_id)
         memories = [m for m in profile.facts + profile.preferences if set(categories(m.text)) & wanted]
         if memories:
             q = _unit(np.asarray(self.embedder.embed([request]), dtype=np.float32))[0]
@@ -198,6 +203,10 @@ class Assessor:
                 if hit.event.id not in hits or hits[hit.event.id].score < hit.score:
                     hits[hit.event.id] = hit
         for hit in sorted(hits.values(), key=lambda h: -h.score):
+            if (
+                hit.event.role == "assistant"
+            ):  # what the assistant said (its own questions too) is no fact of the user's
+                continue
             cats = [c for c in categories(hit.event.text) if c in wanted]
             if cats:
                 found.append(
@@ -210,7 +219,14 @@ class Assessor:
         if not isinstance(request, str) or not request.strip():
             raise InvalidInput("request is empty")
         domain, score, risky, reasons = self.classify(request)
-        facts = self.facts(source, user_id, request, domain)
+        profile = source.profile(user_id) if domain != "general" else None
+        facts = self.facts(source, user_id, request, domain, profile)
+        # Background the user already gave when asked (``safety="ask"``) is not asked again.
+        answered = {
+            m.key.removeprefix(ANSWER_PREFIX)
+            for m in (profile.facts if profile else [])
+            if m.key.startswith(ANSWER_PREFIX)
+        }
         covered = {c for f in facts for c in f.categories}
         crisis = bool(_CRISIS.search(fold(request)))
         missing: list[MissingFact] = []
@@ -229,7 +245,7 @@ class Assessor:
             missing = [
                 MissingFact(key=a.key, category=a.category, question=a.question)
                 for a in BY_NAME[domain].ask
-                if a.category is None or a.category not in covered
+                if (a.category is None or a.category not in covered) and a.key not in answered
             ]
             if facts:  # what is known already answers the key question: ask only about the rest
                 missing = [m for m in missing if m.category is not None]
