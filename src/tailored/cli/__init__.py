@@ -15,6 +15,7 @@ from . import chat as chat_cli
 from . import mcp as mcp_cli
 from . import models as models_cli
 from . import recommend as recommend_cli
+from . import safety as safety_cli
 from . import webhooks as webhooks_cli
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(models_cli.app, name="models")
 chat_cli.register(app)
 judge.register(app)
+safety_cli.register(app)
 app.add_typer(recommend_cli.catalog_app, name="catalog")
 app.add_typer(recommend_cli.recommend_app, name="recommend")
 app.add_typer(db.app, name="db")

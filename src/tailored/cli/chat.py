@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from ..chat import ChatStream
+from ..errors import InvalidInput
 from ..llm import load_chat_model
+from ..safety.guidance import SAFETY_MODES
 from .common import DbOpt, EmbedderOpt, ModelOpt, TenantOpt, UserOpt, console, err_console, open_engine
 
 
@@ -24,6 +26,14 @@ def chat(
     show_context: Annotated[
         bool, typer.Option("--show-context", help="Print the context used for each answer.")
     ] = False,
+    safety: Annotated[
+        str,
+        typer.Option(
+            "--safety",
+            help="off; adapt: the user's facts that bear on a risky request go first in the context; "
+            "ask: a risky request whose background is unknown gets a clarifying question first.",
+        ),
+    ] = "off",
     db: DbOpt = None,
     tenant: TenantOpt = "default",
     embedder: EmbedderOpt = "minilm",
@@ -33,6 +43,10 @@ def chat(
     Each exchange is remembered (unless --no-memory), so later answers can use it.
     Reads one message per line; with piped input it answers each line in turn.
     """
+    if safety not in SAFETY_MODES:
+        raise InvalidInput(f"--safety must be one of {', '.join(SAFETY_MODES)}, not {safety!r}")
+    if safety != "off" and not memory:
+        raise InvalidInput("--safety reads and writes the user's memory: it cannot go with --no-memory")
     with open_engine(db, tenant, embedder) as eng:
         with err_console.status("loading the model..."):
             llm = load_chat_model(model)
@@ -50,7 +64,14 @@ def chat(
                     continue
                 history.append({"role": "user", "content": line})
                 out = eng.chat(
-                    user, history, model=llm, memory=memory, stream=True, budget=budget, max_tokens=max_tokens
+                    user,
+                    history,
+                    model=llm,
+                    memory=memory,
+                    stream=True,
+                    budget=budget,
+                    max_tokens=max_tokens,
+                    safety=safety,  # checked against SAFETY_MODES above
                 )
                 assert isinstance(out, ChatStream)
                 if show_context and out.context is not None:

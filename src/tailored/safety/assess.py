@@ -83,7 +83,7 @@ class SafetySource(Protocol):
 
     def search(self, user_id: str, query: str, *, k: int = ..., mode: SearchMode = ...) -> list[SearchHit]: ...
 
-    def profile(self, user_id: str) -> Profile: ...
+    def profile(self, user_id: str, *, refresh: bool = ...) -> Profile: ...
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class Assessor:
             return []
         t = self.thresholds
         found: list[SafetyFact] = []
-        profile = profile or source.profile(user_id)
+        profile = profile or source.profile(user_id, refresh=False)
         memories = [m for m in profile.facts + profile.preferences if set(categories(m.text)) & wanted]
         if memories:
             q = _unit(np.asarray(self.embedder.embed([request]), dtype=np.float32))[0]
@@ -219,7 +219,9 @@ class Assessor:
         if not isinstance(request, str) or not request.strip():
             raise InvalidInput("request is empty")
         domain, score, risky, reasons = self.classify(request)
-        profile = source.profile(user_id) if domain != "general" else None
+        # A read: the profile as extracted so far (no extraction here); what the extractor has
+        # not read yet is still found among the events by search.
+        profile = source.profile(user_id, refresh=False) if domain != "general" else None
         facts = self.facts(source, user_id, request, domain, profile)
         # Background the user already gave when asked (``safety="ask"``) is not asked again.
         answered = {

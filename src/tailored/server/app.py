@@ -24,7 +24,7 @@ from .deps import State
 from .errors import error_body
 from .generation import ModelRunner
 from .headers import SecurityHeaders
-from .routes import admin, events, judge, memories, meta, openai_compat, recommend, users, webhooks
+from .routes import admin, events, judge, memories, meta, openai_compat, recommend, safety, users, webhooks
 from .settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     runner = ModelRunner(chat_model if chat_model is not None else settings.model, settings)
     app.state.tailored = State(engine=engine, keys=Keys(engine.store), settings=settings, chat_model=runner)
     errors.install(app)
-    for module in (meta, users, memories, events, admin, openai_compat, judge, webhooks, recommend):
+    for module in (meta, users, memories, events, admin, openai_compat, judge, webhooks, recommend, safety):
         app.include_router(module.router)
     docs_csp = docs.install(app)
     if find_spec("mcp") is not None:  # the mcp extra: streamable HTTP at /mcp, same keys

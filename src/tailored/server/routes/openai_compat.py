@@ -5,6 +5,7 @@ passing ``user``: the user's context (from the caller's tenant) goes into the sy
 message, the configured model answers, and the turn is remembered. Without ``user`` the
 request is answered plainly and nothing is stored. Extra request fields OpenAI defines
 (``top_p``, ``seed``, ...) are accepted and not used; ``n`` above 1 is refused.
+``tailored.safety`` (``off``, ``adapt``, ``ask``) chooses the chat's safety mode (``Engine.chat``).
 
 The route is ``async``: waiting for the model happens on the event loop and generation on
 the model's own threads (see ``server.generation``), so a flood of chats from one tenant
@@ -60,6 +61,11 @@ class TailoredOptions(BaseModel):
     memory: bool = Field(True, description="false: answer without personalization and store nothing")
     budget: int = Field(1000, ge=50, le=32000, description="context token budget")
     session_id: str | None = Field(None, max_length=200)
+    safety: Literal["off", "adapt", "ask"] = Field(
+        "off",
+        description="adapt: the user's facts that bear on a risky request go first in the context; "
+        "ask: a risky request whose background is unknown gets a clarifying question first (needs user)",
+    )
 
     @field_validator("session_id")
     @classmethod
@@ -166,7 +172,10 @@ async def chat_completions(
         "max_tokens": body.max_completion_tokens or body.max_tokens or 512,
         "temperature": body.temperature,
         "session_id": body.tailored.session_id,
+        "safety": body.tailored.safety,
     }
+    if body.tailored.safety != "off" and not memory:
+        raise InvalidInput("tailored.safety needs a user and tailored.memory: it reads and writes the user's memory")
     user = body.user or "anonymous"
     if body.stream:
 

@@ -1,0 +1,64 @@
+"""``tailored assess`` and ``tailored chat --safety`` through the real command: output, and
+one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tailored import Engine
+from tailored.embed import Embedder
+
+pytestmark = pytest.mark.slow
+
+
+def tailored(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tailored", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ,
+    )
+
+
+def test_assess_prints_the_assessment(tmp_path: Path, minilm: Embedder) -> None:
+    db = tmp_path / "cli.db"
+    with Engine(db, embedder=minilm) as eng:
+        eng.add(
+            [
+                {"user_id": "ana", "text": t}
+                for t in ("The tram was late", "Honestly being 30 weeks pregnant makes stairs hard")
+            ]
+        )
+    out = tailored("assess", "Which wine goes best with salmon?", "--user", "ana", "--db", str(db), "--json")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["domain"] == "substances" and body["risk"] == "high"
+    assert body["facts"][0]["categories"] == ["pregnancy"]
+    table = tailored("assess", "Which wine goes best with salmon?", "--user", "bob", "--db", str(db))
+    assert table.returncode == 0 and "risk medium" in table.stdout and "ask: " in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["assess", "x", "--user", "ana", "--db", "{tmp}/absent.db"],
+        ["assess", "  ", "--user", "ana", "--db", "{db}"],
+        ["chat", "--user", "ana", "--db", "{db}", "--safety", "loud"],
+        ["chat", "--user", "ana", "--db", "{db}", "--safety", "adapt", "--no-memory"],
+    ],
+)
+def test_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
+    db = tmp_path / "e.db"
+    Engine(db, embedder="hash").close()
+    out = tailored(*[a.format(tmp=tmp_path, db=db) for a in args], stdin="hello\n")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "absent.db").exists()
