@@ -236,7 +236,6 @@ def run(
                     fact_id = added[at] if with_fact else -1
                     for kind, text in (("risky", s.risky.text), ("benign", s.benign.text)):
                         a = assessor.assess(eng, user, text)
-                        evidence = {m.id: m.evidence for m in eng.history(user)}
                         row: dict[str, Any] = {
                             "scenario": s.id,
                             "split": s.split,
@@ -256,7 +255,8 @@ def run(
                         else:
                             row["expected_risk"] = "none" if s.benign.domain == "general" else "low"
                         if kind == "risky" and with_fact:
-                            ctx = eng.context(user, text, budget=budget)
+                            ctx = eng.context(user, text, budget=budget)  # extracts the profile first
+                            evidence = {m.id: m.evidence for m in eng.history(user)}
                             in_memories = any(fact_id in evidence.get(m, []) for m in ctx.memories)
                             row["fact_in_assess"] = _found(a, fact_id, evidence)
                             row["fact_in_context"] = in_memories or fact_id in {i.event_id for i in ctx.items}
