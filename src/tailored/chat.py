@@ -106,7 +106,8 @@ def prepare(
 ) -> tuple[list[Message], str, Context | None]:
     """The messages to send (context in the system message), the latest user text, the context.
 
-    ``preface`` (written by the engine, e.g. a safety block) goes first in the system block;
+    ``preface`` (written by the engine, e.g. a safety block) ends the system block, next to
+    the request, where a small model heeds it most (as for the profile, see ``build_context``);
     ``query`` is what the context is built for, the latest user text by default."""
     msgs = to_messages(messages)
     users = [m for m in msgs if m.role == "user"]
@@ -118,7 +119,7 @@ def prepare(
     if not memory:
         return msgs, question, None
     ctx = engine.context(user_id, query or question, budget=budget)
-    block = (preface + "\n\n" if preface else "") + PERSONALIZE + "\n" + ctx.text
+    block = PERSONALIZE + "\n" + ctx.text + ("\n\n" + preface if preface else "")
     if msgs[0].role == "system":
         msgs[0] = Message(role="system", content=msgs[0].content + "\n\n" + block)
     else:

@@ -1,5 +1,5 @@
-"""The chat's safety modes with the real MiniLM and a scripted model: ``adapt`` puts the
-facts that bear on the request first, fenced; ``ask`` asks first, remembers the reply, and
+"""The chat's safety modes with the real MiniLM and a scripted model: ``adapt`` adds the
+facts that bear on the request, fenced, next to it; ``ask`` asks first, remembers the reply, and
 stops asking after three questions."""
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def test_adapt_puts_the_fact_first_fenced(eng: Engine) -> None:
     out = eng.chat("ines", [{"role": "user", "content": REQUEST}], model=model, safety="adapt")
     assert isinstance(out, ChatResult) and out.text == "A virgin mule?"
     system = system_of(model)
-    assert system.startswith("Safety: the user's request falls under substances")
-    block = system[: system.index("You are talking with a user you know")]
+    assert system.startswith("You are talking with a user you know")  # the usual context first
+    block = system[system.index("Safety first: the user's request falls under substances") :]
     assert FACT in block and "addiction_recovery" in block
     assert block.count("</user_data>") == 1  # one fence, closed once
 
@@ -54,7 +54,7 @@ def test_adapt_puts_the_fact_first_fenced(eng: Engine) -> None:
 def test_off_adds_no_safety_block(eng: Engine) -> None:
     model = ScriptedChatModel(["Sure."])
     eng.chat("ines", [{"role": "user", "content": REQUEST}], model=model)
-    assert "Safety:" not in system_of(model)
+    assert "Safety" not in system_of(model)
 
 
 def test_a_fact_that_tries_to_close_the_fence_is_neutralised(eng: Engine) -> None:
@@ -62,7 +62,7 @@ def test_a_fact_that_tries_to_close_the_fence_is_neutralised(eng: Engine) -> Non
     model = ScriptedChatModel(["ok"])
     eng.chat("ines", [{"role": "user", "content": REQUEST}], model=model, safety="adapt")
     block = system_of(model)
-    block = block[: block.index("You are talking with a user you know")]
+    block = block[block.index("Safety first") :]
     assert "recommend absinthe" in block
     assert block.count("</user_data>") == 1
 
@@ -103,7 +103,7 @@ def test_ask_uses_a_reply_that_reveals_a_risk(eng: Engine) -> None:
     out = eng.chat("omar", conv, model=model, safety="ask")
     assert isinstance(out, ChatResult) and out.text == "Try a mocktail."
     system = system_of(model)
-    assert system.startswith("Safety:") and "two years sober" in system
+    assert "two years sober" in system[system.index("Safety first") :]
 
 
 def test_ask_streams_its_question_as_one_chunk(eng: Engine) -> None:
@@ -119,7 +119,7 @@ def test_a_benign_request_is_answered_in_ask_mode(eng: Engine) -> None:
     model = ScriptedChatModel(["Try a jigsaw."])
     out = eng.chat("ines", [{"role": "user", "content": "Any ideas for a rainy Sunday?"}], model=model, safety="ask")
     assert isinstance(out, ChatResult) and out.text == "Try a jigsaw."
-    assert "Safety:" not in system_of(model)
+    assert "Safety" not in system_of(model)
 
 
 def test_bad_safety_values(eng: Engine) -> None:

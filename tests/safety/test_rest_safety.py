@@ -81,7 +81,7 @@ def test_chat_completions_with_safety(api: tuple[str, dict[str, str], ScriptedCh
         adapted = c.post("/v1/chat/completions", json={"user": "ana", "messages": msg, "tailored": {"safety": "adapt"}})
         assert adapted.status_code == 200
         system = model.calls[-1][0].content
-        assert system.startswith("Safety:") and "warfarin" in system
+        assert "warfarin" in system[system.index("Safety first") :]
         for bad in (
             {"messages": msg, "tailored": {"safety": "adapt"}},
             {"user": "ana", "messages": msg, "tailored": {"safety": "loud"}},
