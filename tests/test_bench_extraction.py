@@ -66,3 +66,17 @@ def test_a_clause_states_a_line_its_whole_sentence_does_not() -> None:
     whole = float((embed(ex.sentences(turns)) @ embed(line).T).max())
     best = float((embed(ex.spans(turns)) @ embed(line).T).max())
     assert whole < ex.THRESHOLD <= best
+
+
+def test_fast_and_verbatim_sit_beside_the_rules_in_one_report(tmp_path: Path) -> None:
+    data, out = tmp_path / "spc", tmp_path / "out"
+    write_dataset(data)
+    verbatim = ex.run_benchmark(
+        "verbatim", data, out, limit=2, command="tailored bench extraction --extractor verbatim"
+    )
+    fast = ex.run_benchmark("fast", data, out, limit=2, command="tailored bench extraction --extractor fast")
+    assert verbatim.memories == 7  # every sentence of user 1's turns
+    assert fast.memories < verbatim.memories  # greetings and questions are not disclosures
+    assert fast.recall_stated == 1.0 and fast.precision > verbatim.precision
+    markdown = (out / "extraction.md").read_text()
+    assert "| verbatim |" in markdown and "| fast |" in markdown and "per conversation" in markdown

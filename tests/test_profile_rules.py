@@ -30,7 +30,7 @@ def stance(eng: Engine, day: float | None = None) -> dict[str, str]:
 
 
 def test_profile_follows_changes_reversals_and_retractions(tmp_path: Path) -> None:
-    eng = Engine(tmp_path / "p.db", embedder=HashEmbedder())
+    eng = Engine(tmp_path / "p.db", embedder=HashEmbedder(), extractor="rules")
     for day, text in HISTORY:
         eng.add({"user_id": "ana", "role": "user", "text": text, "time": T0 + timedelta(days=day)})
     eng.add({"user_id": "ana", "role": "assistant", "text": "I love helping you!", "time": T0})  # not the user

@@ -96,6 +96,11 @@ class Engine:
         A registered embedder name (``minilm``, the default, or ``hash``) or an instance.
         It is loaded on first use, so commands that never embed start fast.
     min_relative_score
+    extractor
+        What reads new events into the profile before ``profile``, ``context`` and
+        ``summarize``: ``auto`` (the default: the fast path over MiniLM, plus the chat
+        model on flagged turns when ``$TAILORED_EXTRACT_LLM=1``), ``fast``, ``rules``,
+        ``llm``, any registered name, an instance, or None for no extraction.
         Context records scoring below this share of the best hit's score are left out.
     assistant_weight, assistant_item_tokens
         Assistant turns rank lower and show shorter in a context than the user's own
@@ -119,7 +124,7 @@ class Engine:
         embedder: str | Embedder = "minilm",
         retrieval: RetrievalConfig | None = None,
         count_tokens: TokenCounter = estimate_tokens,
-        extractor: str | Extractor | None = "rules",
+        extractor: str | Extractor | None = "auto",
         min_relative_score: float = 0.3,
         assistant_weight: float = 0.5,
         assistant_item_tokens: int = 80,
@@ -416,9 +421,7 @@ class Engine:
             self._extractors[spec] = load_extractor(spec)
         return self._extractors[spec]
 
-    def extract(
-        self, user_id: str, extractor: str | Extractor = "rules", *, max_events: int | None = None
-    ) -> list[int]:
+    def extract(self, user_id: str, extractor: str | Extractor = "auto", *, max_events: int | None = None) -> list[int]:
         """Derive memories from the user's events not yet read by ``extractor``.
 
         Returns the ids of memories created or changed. Incremental: run it as often as

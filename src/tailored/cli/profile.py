@@ -156,7 +156,9 @@ def memories_pin(
 
 def extract(
     user: UserOpt,
-    extractor: Annotated[str, typer.Option(help="rules (fast, no LLM) or llm (the local model).")] = "rules",
+    extractor: Annotated[
+        str, typer.Option(help="auto (the fast path, plus the model if opted in), fast, rules or llm.")
+    ] = "auto",
     db: DbOpt = None,
     tenant: TenantOpt = "default",
     embedder: EmbedderOpt = "minilm",

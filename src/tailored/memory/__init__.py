@@ -1,7 +1,7 @@
 """Memories derived from events: extraction, evolution, profiles and summaries.
 
 Extractors are found through the ``tailored.extractors`` entry-point group; the built-in
-``rules`` and ``llm`` register there too (see pyproject.toml).
+``auto`` (the default), ``fast``, ``rules`` and ``llm`` register there too (see pyproject.toml).
 """
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ from ..errors import ModelError
 from .base import Extractor
 
 GROUP = "tailored.extractors"
-BUILTINS = {"rules": "tailored.memory.rules:RulesExtractor", "llm": "tailored.memory.llm:LLMExtractor"}
+BUILTINS = {
+    "auto": "tailored.memory.auto:AutoExtractor",
+    "fast": "tailored.memory.fast:FastExtractor",
+    "rules": "tailored.memory.rules:RulesExtractor",
+    "llm": "tailored.memory.llm:LLMExtractor",
+}
 
 
 def available_extractors() -> list[str]:
