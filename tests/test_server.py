@@ -195,6 +195,7 @@ ISOLATION = [
     ("POST", "/v1/judge", {"user": "bob", "query": "my secret plan?", "response_a": "x", "response_b": "y"}),
     ("GET", "/v1/users/{user_id}/recommendations", None),
     ("POST", "/v1/users/{user_id}/assess", {"request": "Should I bet my savings on my secret plan?"}),
+    ("GET", "/v1/users/{user_id}/sensitive", None),
     # last: importing a (leaked) export writes a copy into acme's own tenant, never into globex
     ("POST", "/v1/users/import", "EXPORT"),
 ]

@@ -155,6 +155,7 @@ class AsyncEngine:
     recommend = _threaded(Engine.recommend)
     # safety
     assess = _threaded(Engine.assess)
+    sensitive = _threaded(Engine.sensitive)
     # judge: loading the model is the blocking part; the ``Judge`` it returns is the sync one
     judge = _threaded(Engine.judge)
 

@@ -34,6 +34,7 @@ from .retrieve.index import embed_text
 from .retrieve.search import RetrievalConfig, Retriever
 from .safety import Assessment, Assessor
 from .safety.guidance import SAFETY_MODES, SafetyMode, adapt_block, answer_memory, next_question, read_turns
+from .safety.labels import SensitiveMemory, sensitive_memories
 from .store import EventFilter, Scope, Store, open_store
 from .text import estimate_tokens
 from .types import (
@@ -669,6 +670,12 @@ class Engine:
         if name not in self._assessors:
             self._assessors[name] = Assessor(self.embedder)
         return self._assessors[name].assess(self, user_id, request)
+
+    def sensitive(self, user_id: str) -> list[SensitiveMemory]:
+        """The user's current memories that reveal a sensitive category (health, medication,
+        pregnancy, age, addiction, mental health, disability, money trouble, abuse, legal
+        status), each with its categories: labelled now, by rules, never stored."""
+        return sensitive_memories(self.profile(user_id))
 
     # -- judge ------------------------------------------------------------------------
 

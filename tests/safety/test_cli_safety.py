@@ -44,6 +44,11 @@ def test_assess_prints_the_assessment(tmp_path: Path, minilm: Embedder) -> None:
     assert body["facts"][0]["categories"] == ["pregnancy"]
     table = tailored("assess", "Which wine goes best with salmon?", "--user", "bob", "--db", str(db))
     assert table.returncode == 0 and "risk medium" in table.stdout and "ask: " in table.stdout
+    with Engine(db, embedder=minilm, extractor=None) as eng:
+        eng.remember("ana", {"kind": "fact", "key": "condition", "value": "epilepsy", "text": "has epilepsy"})
+    listed = tailored("sensitive", "--user", "ana", "--db", str(db), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [m["categories"] for m in json.loads(listed.stdout)] == [["health_condition"]]
 
 
 @pytest.mark.parametrize(

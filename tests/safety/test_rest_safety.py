@@ -62,6 +62,25 @@ def test_assess_finds_the_fact_and_keeps_to_the_caller(api: tuple[str, dict[str,
         assert "warfarin" not in r.text
 
 
+def test_sensitive_lists_labelled_memories_of_the_key_s_user_only(
+    api: tuple[str, dict[str, str], ScriptedChatModel],
+) -> None:
+    url, keys, _ = api
+    with client(url, keys["acme"]) as c:
+        made = c.post(
+            "/v1/users/ana/memories", json={"kind": "fact", "key": "condition", "value": "asthma", "text": "has asthma"}
+        )
+        assert made.status_code in (200, 201), made.text
+        r = c.get("/v1/users/ana/sensitive")
+        assert r.status_code == 200
+        assert [(m["memory_id"], m["categories"]) for m in r.json()] == [(made.json()["id"], ["health_condition"])]
+    with client(url, keys["globex"]) as c:
+        assert c.get("/v1/users/ana/sensitive").json() == []
+    with client(url, keys["ana"]) as c:
+        assert c.get("/v1/users/ana/sensitive").status_code == 200
+        assert c.get("/v1/users/bob/sensitive").status_code == 403
+
+
 @pytest.mark.parametrize("body", [{}, {"request": ""}, {"request": "x", "extra": 1}, {"request": 5}])
 def test_bad_bodies_are_422_json(api: tuple[str, dict[str, str], ScriptedChatModel], body: object) -> None:
     url, keys, _ = api

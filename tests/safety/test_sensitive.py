@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tailored import Engine
 from tailored.bench.safety import filler_pool
 from tailored.safety import CATEGORIES, categories, is_sensitive
+from tailored.testing import HashEmbedder
 
 
 @pytest.mark.parametrize(
@@ -51,3 +55,15 @@ def test_labels_come_in_a_fixed_order_and_several_at_once() -> None:
 def test_the_benchmark_filler_is_never_sensitive() -> None:
     """The unrelated turns of ``tailored bench safety`` must not carry a risk-bearing fact."""
     assert [t for t in filler_pool(0) if categories(t)] == []
+
+
+def test_the_engine_labels_the_profile_when_read(tmp_path: Path) -> None:
+    with Engine(tmp_path / "s.db", embedder=HashEmbedder(), extractor=None) as eng:
+        eng.add({"user_id": "ana", "text": "hello"})
+        meds = eng.remember("ana", {"kind": "fact", "key": "medication", "value": "insulin", "text": "takes insulin"})
+        eng.remember("ana", {"kind": "preference", "key": "tea", "value": "green tea", "polarity": "like"})
+        found = eng.sensitive("ana")
+        assert [(s.memory_id, s.categories) for s in found] == [(meds.id, ["medication"])]
+        eng.forget("ana", meds.id)
+        assert eng.sensitive("ana") == []
+        assert eng.sensitive("nobody") == []

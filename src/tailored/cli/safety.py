@@ -1,4 +1,5 @@
-"""``tailored assess``: how risky a request is for one user, and which of their facts matter."""
+"""``tailored assess``: how risky a request is for one user, and which of their facts matter;
+``tailored sensitive``: the user's memories that reveal a sensitive category."""
 
 from __future__ import annotations
 
@@ -37,5 +38,26 @@ def assess(
         console.print(f"ask: {m.question}", markup=False, highlight=False)
 
 
+def sensitive(
+    user: UserOpt,
+    json_out: JsonOpt = False,
+    db: DbOpt = None,
+    tenant: TenantOpt = "default",
+    embedder: EmbedderOpt = "minilm",
+) -> None:
+    """List USER's memories that reveal a sensitive category (health, medication, pregnancy,
+    age, addiction, mental health, disability, money trouble, abuse, legal status)."""
+    with open_engine(db, tenant, embedder, create=False) as eng:
+        found = eng.sensitive(user)
+    if json_out:
+        print_json([s.model_dump(mode="json") for s in found])
+        return
+    table = Table("id", "kind", "categories", "text")
+    for s in found:
+        table.add_row(str(s.memory_id), s.kind, ", ".join(s.categories), clip(s.text, 100))
+    print_table(table)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(assess)
+    app.command()(sensitive)
