@@ -34,7 +34,7 @@ from tailored.store.copy import (
     write_user,
 )
 from tailored.testing import HashEmbedder
-from tailored.types import AddResult
+from tailored.types import AddResult, CatalogItem
 
 from .conftest import PostgresServer
 
@@ -91,6 +91,13 @@ def fill(store: Store) -> None:
     store.create_key("k1", "t1", "hash-one", False, "app")
     store.create_key("k2", "t1", "hash-two", False, None, "ana")  # scoped to one user
     store.revoke_key("k2")
+    store.put_catalog_items(
+        "t1",
+        [
+            CatalogItem(id=f"m{i}", title=f"Film {i}", text="a quiet drama", attributes={"genres": ["Drama"]})
+            for i in range(3)
+        ],
+    )
 
 
 def snapshot(store: Store) -> dict[tuple[str, str], Content]:
@@ -143,6 +150,7 @@ def test_sqlite_to_sqlite_copies_everything_and_a_second_run_skips(source: Store
     assert (rows["t1"].copied, rows["t1"].skipped, rows["t2"].copied) == (4, 0, 2)
     assert rows["t1"].events == sum(len(source.list_events(Scope("t1", u))) for u in ("ana", "bo", "cy", "dee"))
     assert (rows["t1"].keys, rows["t1"].keys_skipped) == (2, 0)
+    assert rows["t1"].catalog_items == 3 and sqlite_target.catalog_items("t1") == source.catalog_items("t1")
     assert sqlite_target.stored_keys("t1") == source.stored_keys("t1")  # hashes, times, revocation
     live = sqlite_target.find_key("hash-one")
     assert live is not None and live.tenant == "t1" and live.revoked_at is None and live.user_id is None
@@ -353,3 +361,11 @@ def test_cli_default_models_name_the_installed_embedders() -> None:
     from tailored.cli.db import embedding_models
 
     assert {"all-MiniLM-L6-v2", "hash-256"} <= set(embedding_models())
+
+
+def test_a_tenant_with_only_a_catalogue_is_listed_and_copied(source: Store, sqlite_target: Store) -> None:
+    source.put_catalog_items("t9", [CatalogItem(id="x", title="Only item")])
+    assert "t9" in source.tenants()
+    report = copy(source, sqlite_target)
+    assert {t.tenant: t.catalog_items for t in report.tenants}["t9"] == 1
+    assert sqlite_target.catalog_items("t9") == source.catalog_items("t9") and "t9" in sqlite_target.tenants()

@@ -327,6 +327,7 @@ class TenantReport:
     memories_skipped: int = 0
     keys: int = 0  # API keys copied
     keys_skipped: int = 0  # already on the target with the same hash
+    catalog_items: int = 0  # catalogue items written (an item already on the target is replaced by id)
     webhooks: int = 0  # webhook registrations copied (not their queue nor log)
     webhooks_skipped: int = 0  # already on the target with the same URL and secret
 
@@ -442,6 +443,21 @@ def copy_webhooks(source: Store, target: Store, tenant: str) -> tuple[int, int]:
     return copied, skipped
 
 
+def copy_catalog(source: Store, target: Store, tenant: str) -> int:
+    """Copy the tenant's catalogue, a page at a time, each page checked as read back; items
+    are upserted by id, so a rerun writes the same items again and changes nothing."""
+    copied, after = 0, ""
+    while page := source.catalog_items(tenant, limit=PAGE, after=after):
+        with target.transaction():
+            target.put_catalog_items(tenant, page)
+            got = target.catalog_items(tenant, ids=[item.id for item in page])
+            if got != page:
+                raise CopyMismatch(f"tenant {tenant!r}: the catalogue does not match the source after {after!r}")
+        copied += len(page)
+        after = page[-1].id
+    return copied
+
+
 def copy_store(
     source: Store,
     target: Store,
@@ -464,6 +480,7 @@ def copy_store(
         row = TenantReport(tenant)
         report.tenants.append(row)
         row.keys, row.keys_skipped = copy_keys(source, target, tenant)
+        row.catalog_items = copy_catalog(source, target, tenant)
         for user_id in _users(source, tenant):
             result = copy_user(
                 source, target, Scope(tenant, user_id), models=models, extractors=extractors, replace=replace

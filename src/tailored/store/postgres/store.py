@@ -521,7 +521,8 @@ class PostgresStore(MemoryTables, CatalogTables, WebhookTables):
     def tenants(self) -> list[str]:
         rows = self._read(
             "SELECT tenant FROM events UNION SELECT tenant FROM memories UNION SELECT tenant FROM summaries"
-            " UNION SELECT tenant FROM api_keys ORDER BY 1"
+            " UNION SELECT tenant FROM api_keys UNION SELECT tenant FROM catalog_items"
+            " UNION SELECT tenant FROM webhooks ORDER BY 1"
         )
         return [r[0] for r in rows]
 
