@@ -263,6 +263,8 @@ def test_auto_keeps_typed_facts_so_a_move_supersedes(tmp_path: Path, no_opt_in: 
         eng.add({"user_id": "ana", "text": "I live in Lisbon", "time": T0.isoformat()})
         eng.add({"user_id": "ana", "text": "I moved to Porto", "time": (T0 + timedelta(days=3)).isoformat()})
         eng.add({"user_id": "ana", "text": "I'm allergic to peanuts", "time": (T0 + timedelta(days=4)).isoformat()})
+        eng.add({"user_id": "ana", "text": "I love sushi", "time": (T0 + timedelta(days=5)).isoformat()})
         profile = eng.profile("ana")
     assert [m.value for m in profile.facts if m.key == "location"] == ["Porto"]
     assert any(m.key == "peanut" and m.polarity == "avoid" for m in profile.preferences)
+    assert any(m.key == "sushi" and m.polarity == "like" for m in profile.preferences)  # a short like: auto keeps it

@@ -331,9 +331,9 @@ def write_markdown(out: Path, dataset: str) -> Path:
         "*verbatim* is the trivial baseline: every sentence of the user's turns stored as it",
         "was said. *fast* is the learned fast path (a perceptron over MiniLM vectors flags",
         "disclosing clauses, trained and tuned on the valid split only; the rules override it",
-        "on diets, allergies, retractions and changes). *auto* is the default extractor as",
-        "configured without opt-in: the fast path alone; with `--model` it also sends the",
-        "flagged turns to that chat model.",
+        "on diets, allergies, retractions, changes, dislikes and typed facts). *auto* is the",
+        "default extractor as configured without opt-in: the fast path plus every like the",
+        "rules read; with `--model` it also sends the flagged turns to that chat model.",
         "",
         table(
             [
