@@ -96,12 +96,12 @@ class Engine:
     embedder
         A registered embedder name (``minilm``, the default, or ``hash``) or an instance.
         It is loaded on first use, so commands that never embed start fast.
-    min_relative_score
     extractor
         What reads new events into the profile before ``profile``, ``context`` and
         ``summarize``: ``auto`` (the default: the fast path over MiniLM, plus the chat
         model on flagged turns when ``$TAILORED_EXTRACT_LLM=1``), ``fast``, ``rules``,
         ``llm``, any registered name, an instance, or None for no extraction.
+    min_relative_score
         Context records scoring below this share of the best hit's score are left out.
     assistant_weight, assistant_item_tokens
         Assistant turns rank lower and show shorter in a context than the user's own
