@@ -101,7 +101,7 @@ class Thresholds:
         Events searched with the request, and with each category's probe.
     """
 
-    domain: float = 0.40
+    domain: float = 0.45
     risky: float = 0.65
     phrase_weight: float = 0.2
     k: int = 10
