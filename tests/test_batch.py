@@ -83,7 +83,7 @@ def canonical(url: str) -> dict[str, Any]:
                     (ids[c.memory_id], c.action, c.detail, ids.get(c.other_id) if c.other_id else None)
                     for c in eng.store.memory_log(scope)
                 ],
-                "mark": eng.store.extraction_mark(scope, "rules"),
+                "mark": eng.store.extraction_mark(scope, "auto"),
                 "event_ids": index.ids.tolist(),
                 "has_vector": index.has_vector.tolist(),
                 "vectors": index.vectors.tobytes(),

@@ -147,10 +147,14 @@ def scoped(tmp_path: Path) -> Iterator[tuple[str, str, str, Engine]]:
 
 
 def _seed(engine: Engine, user: str) -> int:
-    """The user afresh: two events and one memory; returns the memory's id."""
+    """The user afresh: two events and one memory; returns the memory's id. An erase takes
+    the keys scoped to the user with it: they are put back."""
     eng = engine.for_tenant("acme")
     if user in {u.user_id for u in eng.users()}:
+        keys = [k for k in eng.store.stored_keys("acme") if k.key.user_id == user]
         eng.erase(user)
+        for k in keys:
+            eng.store.restore_key(k)
     eng.add([{"user_id": user, "text": f"{user} secret plan", "source_id": f"{user}-1"}])
     return eng.remember(user, {"kind": "fact", "key": "plan", "value": f"{user} secret plan"}).id
 
@@ -172,8 +176,10 @@ def test_a_user_key_does_everything_on_its_user_and_nothing_on_another(
 
     url, tenant_key, ana_key, engine = scoped
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ana_key}"}, timeout=30) as ana:
-        for method, path, body in ISOLATION:
-            for user in ("ana", "bob"):
+        # Erasing ana removes the keys scoped to her: that route runs last, on bob first.
+        erase = [row for row in ISOLATION if row[:2] == ("DELETE", "/v1/users/{user_id}")]
+        for method, path, body in [row for row in ISOLATION if row not in erase] + erase:
+            for user in ("bob", "ana") if (method, path, body) in erase else ("ana", "bob"):
                 memory_id = _seed(engine, user)
                 _seed(engine, "bob" if user == "ana" else "ana")
                 target = path.format(user_id=user, memory_id=memory_id)
@@ -186,6 +192,7 @@ def test_a_user_key_does_everything_on_its_user_and_nothing_on_another(
                     assert r.status_code not in (401, 403), where  # the scripted model may not judge
                 else:
                     assert r.status_code < 400, where
+        assert ana.get("/v1/users/ana").status_code == 401  # ana erased, and her key with her
     # bob was never touched by ana's key: his events and memory are as seeded
     eng = engine.for_tenant("acme")
     assert [e.text for e in eng.events("bob")] == ["bob secret plan"]

@@ -95,16 +95,6 @@ def test_a_user_key_reaches_its_user_only(served: Served) -> None:
                 refused = await c.call_tool(name, _args(args, "bob", bob_memory))
                 text = error_text(refused)
                 assert "tenant_isolation" in text and "scoped to user 'ana'" in text and SECRET not in text, name
-            # ana, by name or by default: every tool works (erase last)
-            for name, args in TABLE:
-                call = _args(args, "ana", ana_memory)
-                if name != "erase_user":
-                    call.pop("user")
-                if "memory_id" in call:  # ana's current memory (add_memory superseded the first)
-                    current = result_data(await c.call_tool("list_memories", {}))["items"]
-                    call["memory_id"] = current[0]["id"]
-                result = await c.call_tool(name, call)
-                assert not result.is_error, (name, result.content)
             prompt = await c.get_prompt("personalize", {"request": "what is my plan?"})
             assert "ana" in prompt.messages[0].content.text
             for uri in ("tailored://users/bob/profile",):
@@ -114,10 +104,21 @@ def test_a_user_key_reaches_its_user_only(served: Served) -> None:
                     assert "tenant_isolation" in str(exc) and SECRET not in str(exc)
                 else:
                     raise AssertionError(f"read {uri}: {read}")
+            # ana, by name or by default: every tool works (erase last: it removes ana's key too)
+            for name, args in TABLE:
+                call = _args(args, "ana", ana_memory)
+                if name != "erase_user":
+                    call.pop("user")
+                if "memory_id" in call:  # ana's current memory (add_memory superseded the first)
+                    current = result_data(await c.call_tool("list_memories", {}))["items"]
+                    call["memory_id"] = current[0]["id"]
+                result = await c.call_tool(name, call)
+                assert not result.is_error, (name, result.content)
 
     anyio.run(main)
     _untouched(served, "bob", bob_memory)
     assert served.acme_engine().history("ana") == []  # erased through the tool
+    assert all(k.user_id != "ana" for k in served.acme_engine().store.list_keys())  # with the keys scoped to ana
 
 
 def test_a_session_opened_with_one_key_acts_with_the_key_of_each_request(served: Served) -> None:

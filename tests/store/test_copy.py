@@ -40,7 +40,7 @@ from .conftest import PostgresServer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MODELS = ("hash-256", "other-model")
-EXTRACTORS = ("rules", "llm")
+EXTRACTORS = ("auto", "rules", "llm")
 
 
 def fill(store: Store) -> None:
@@ -186,7 +186,7 @@ def test_copied_data_keeps_its_links(source: Store, sqlite_target: Store) -> Non
     ids = {m.id for m in memories}
     assert all(set(m.evidence) <= set(events) for m in memories)
     assert all(m.superseded_by in ids for m in memories if m.superseded_by is not None)
-    assert sqlite_target.extraction_mark(scope, "rules") == max(events)
+    assert sqlite_target.extraction_mark(scope, "auto") == max(events)
     summary = sqlite_target.summaries(scope)[0]
     assert summary.covers_to_event == max(events)
     index = sqlite_target.user_index(scope, "other-model")

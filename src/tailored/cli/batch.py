@@ -50,7 +50,7 @@ def _run(
     retries: int,
     as_json: bool,
     paths: list[Path] | None = None,
-    extractor: str = "rules",
+    extractor: str = "auto",
     task: str = "general",
     model: str | None = None,
     force: bool = False,
@@ -143,7 +143,9 @@ def embed(
 
 @app.command()
 def extract(
-    extractor: Annotated[str, typer.Option(help="rules (fast, no LLM) or llm (the local model).")] = "rules",
+    extractor: Annotated[
+        str, typer.Option(help="auto (the default extractor: learned fast path and rules, no LLM), rules or llm.")
+    ] = "auto",
     db: DbOpt = None,
     tenant: TenantOpt = "default",
     ray_address: RayOpt = None,

@@ -37,7 +37,7 @@ class Job:
     kind: JobKind
     url: str
     embedder: str = "minilm"
-    extractor: str = "rules"
+    extractor: str = "auto"
     task: str = "general"
     model: str | None = None
     force: bool = False

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ...judge import Judgement, Persona
 from ...judge.models import MAX_PERSONA_CHARS, MAX_QUERY_CHARS, MAX_RESPONSE_CHARS
 from ...llm import ChatModel
-from ...types import UserId
+from ...types import UserId, check_text
 from ..deps import EngineDep, KeyDep, StateDep
 from ..generation import ModelRunner
 
@@ -33,6 +33,12 @@ class JudgeRequest(BaseModel):
     persona: str | None = Field(None, max_length=MAX_PERSONA_CHARS, description="judge for this free-text persona")
     explain: bool = Field(True, description="also return the model's rationale and 1-10 confidence (slower)")
     threshold: float | None = Field(None, ge=0.5, le=1.0, description="abstain below this confidence")
+
+    @field_validator("query", "response_a", "response_b", "persona")
+    @classmethod
+    def _free_text(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """Refused here (422), as every free text is, before it reaches a prompt."""
+        return v if v is None else check_text(v, str(info.field_name))
 
 
 @router.post("/judge", response_model=Judgement)
