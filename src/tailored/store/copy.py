@@ -47,7 +47,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -60,6 +60,7 @@ from .restore import event_remapper, restore_memories
 Outcome = Literal["copied", "skipped", "resumed", "replaced"]
 BATCH = 1000  # events per add_events call
 PAGE = 1000  # users per users() page, events per list_events page
+R = TypeVar("R")
 SUPERSEDED_BY = 15  # where a memory's replacement sits in its ``Content`` row
 
 
@@ -407,40 +408,66 @@ def copy_user(
     return UserResult(scope.tenant, scope.user_id, outcome, want.counts, want.checksum)
 
 
-def copy_keys(source: Store, target: Store, tenant: str) -> tuple[int, int]:
-    """Copy the tenant's API keys (see the module's docstring); (copied, skipped)."""
-    copied = skipped = 0
-    for stored in source.stored_keys(tenant):
-        if target.restore_key(stored):
+def _copy_records(
+    records: Sequence[R],
+    insert: Callable[[R], bool],
+    on_target: Callable[[], Sequence[R]],
+    ident: Callable[[R], str],
+    same: Callable[[R, R], bool],
+    what: str,
+    tenant: str,
+) -> tuple[int, list[tuple[R, R]]]:
+    """Insert each tenant-level record the target lacks (``insert`` is False when its id is
+    there); one already there must be the same record, or it is a ``CopyConflict``. Returns
+    how many were copied and the (source, target) pairs of those already there. The target's
+    records are read once, at the first one found there."""
+    copied, kept = 0, []
+    have: dict[str, R] | None = None
+    for record in records:
+        if insert(record):
             copied += 1
             continue
-        have = {k.key.id: k for k in target.stored_keys(tenant)}.get(stored.key.id)
-        if have is None or have.key_hash != stored.key_hash:
+        if have is None:
+            have = {ident(r): r for r in on_target()}
+        other = have.get(ident(record))
+        if other is None or not same(record, other):
             raise CopyConflict(
-                f"tenant {tenant!r}: the target holds another API key with id {stored.key.id!r}; revoke"
-                " and remove it there, or copy into another store"
+                f"tenant {tenant!r}: the target holds another {what} with id {ident(record)!r}; remove it"
+                " there, or copy into another store"
             )
-        if stored.key.revoked_at is not None and have.key.revoked_at is None:
-            target.revoke_key(stored.key.id, tenant)
-        skipped += 1
-    return copied, skipped
+        kept.append((record, other))
+    return copied, kept
+
+
+def copy_keys(source: Store, target: Store, tenant: str) -> tuple[int, int]:
+    """Copy the tenant's API keys (see the module's docstring); (copied, skipped)."""
+    copied, kept = _copy_records(
+        source.stored_keys(tenant),
+        target.restore_key,
+        lambda: target.stored_keys(tenant),
+        lambda k: k.key.id,
+        lambda a, b: a.key_hash == b.key_hash,
+        "API key",
+        tenant,
+    )
+    for mine, theirs in kept:
+        if mine.key.revoked_at is not None and theirs.key.revoked_at is None:
+            target.revoke_key(mine.key.id, tenant)
+    return copied, len(kept)
 
 
 def copy_webhooks(source: Store, target: Store, tenant: str) -> tuple[int, int]:
     """Copy the tenant's webhook registrations (see the module's docstring); (copied, skipped)."""
-    copied = skipped = 0
-    for stored in source.stored_webhooks(tenant):
-        if target.add_webhook(stored):
-            copied += 1
-            continue
-        have = {w.webhook.id: w for w in target.stored_webhooks(tenant)}.get(stored.webhook.id)
-        if have is None or (have.webhook.url, have.secret) != (stored.webhook.url, stored.secret):
-            raise CopyConflict(
-                f"tenant {tenant!r}: the target holds another webhook with id {stored.webhook.id!r}; remove it"
-                " there, or copy into another store"
-            )
-        skipped += 1
-    return copied, skipped
+    copied, kept = _copy_records(
+        source.stored_webhooks(tenant),
+        target.add_webhook,
+        lambda: target.stored_webhooks(tenant),
+        lambda w: w.webhook.id,
+        lambda a, b: (a.webhook.url, a.secret) == (b.webhook.url, b.secret),
+        "webhook",
+        tenant,
+    )
+    return copied, len(kept)
 
 
 def copy_catalog(source: Store, target: Store, tenant: str) -> int:
