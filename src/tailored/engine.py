@@ -33,9 +33,12 @@ from .memory.vectors import MemoryVectors
 from .retrieve.index import embed_text
 from .retrieve.search import RetrievalConfig, Retriever
 from .safety import Assessment, Assessor
+from .safety.assess import strongest
+from .safety.consent import Purpose, blocked, check_off, uses
 from .safety.guidance import SAFETY_MODES, SafetyMode, adapt_block, answer_memory, next_question, read_turns
 from .safety.labels import SensitiveMemory, sensitive_memories
 from .store import EventFilter, Scope, Store, open_store
+from .store.restore import restore_sensitive
 from .text import estimate_tokens
 from .types import (
     AddResult,
@@ -50,6 +53,7 @@ from .types import (
     Recommendation,
     SearchHit,
     SearchMode,
+    SensitiveUse,
     Stats,
     Summary,
     UserExport,
@@ -272,7 +276,12 @@ class Engine:
                     id_map[old.id] = existing[new.source_id]
                 else:
                     id_map[old.id] = next(added)
-            memory_profile.import_memories(self.store, scope, data, id_map)
+            memory_map = memory_profile.import_memories(self.store, scope, data, id_map)
+            # The log is appended: entries already held (the same export imported again) are skipped.
+            held = {(u.at, u.purpose, u.source, u.query) for u in self._all_uses(scope)}
+            fresh = [u for u in data.sensitive_uses if (u.at, u.purpose, u.source, u.query) not in held]
+            off = sorted(set(data.sensitive_off) | set(self.store.sensitive_off(scope)))
+            restore_sensitive(self.store, scope, check_off(off), fresh, id_map, memory_map)
         return result
 
     # -- reads ------------------------------------------------------------------------
@@ -318,14 +327,20 @@ class Engine:
             raise InvalidInput("budget must be at least 50 tokens")
         if not (profile or records):
             raise InvalidInput("a context needs the profile, the records or both")
+        off = self._sensitive_off(user_id)
         hits = self.search(user_id, query, k=k) if records else []
+        hits = [h for h in hits if not blocked(h.event.text, off)]
         memories: list[Memory] = []
         summary = None
         if profile:
             current = self.profile(user_id)
-            memories = self._rank_memories(query, current.facts + current.preferences)
+            kept = [m for m in current.facts + current.preferences if not blocked(m.text, off)]
+            memories = self._rank_memories(query, kept)
             summary = next((s.text for s in current.summaries if s.task == task), None)
-        return build_context(
+            if summary is not None and blocked(summary, off):
+                summary = None
+        quotes = {i: q for i, q in self._quotes(user_id, memories).items() if not blocked(q, off)}
+        ctx = build_context(
             user_id,
             query,
             hits,
@@ -336,8 +351,28 @@ class Engine:
             min_relative_score=self.min_relative_score,
             assistant_weight=self.assistant_weight,
             assistant_item_tokens=self.assistant_item_tokens,
-            quotes=self._quotes(user_id, memories),
+            quotes=quotes,
         )
+        shown = set(ctx.memories)
+        self._audit(
+            user_id,
+            "context",
+            query,
+            [("event", i.event_id, i.text) for i in ctx.items]
+            + [("memory", m.id, f"{m.text}\n{quotes.get(m.id, '')}") for m in memories if m.id in shown],
+        )
+        return ctx
+
+    def _sensitive_off(self, user_id: str) -> frozenset[str]:
+        return frozenset(self.store.sensitive_off(self._scope(user_id)))
+
+    def _audit(
+        self, user_id: str, purpose: Purpose, query: str, items: Sequence[tuple[Literal["memory", "event"], int, str]]
+    ) -> None:
+        """Record the sensitive ones among ``items`` handed to a model (see ``safety.consent``)."""
+        found = uses(purpose, query, items)
+        if found:
+            self.store.log_sensitive_uses(self._scope(user_id), found)
 
     def _quotes(self, user_id: str, memories: list[Memory]) -> dict[int, str]:
         """Each memory's latest evidence event with role ``user`` (or no role): the user's
@@ -396,7 +431,17 @@ class Engine:
             memories=self.store.memories(scope),
             changes=self.store.memory_log(scope),
             summaries=self.store.summaries(scope, latest=False),
+            sensitive_off=self.store.sensitive_off(scope),
+            sensitive_uses=self._all_uses(scope),
         )
+
+    def _all_uses(self, scope: Scope) -> list[SensitiveUse]:
+        found: list[SensitiveUse] = []
+        while True:
+            page = self.store.sensitive_uses(scope, limit=5000, after_id=found[-1].id if found else 0)
+            found.extend(page)
+            if len(page) < 5000:
+                return found
 
     def user(self, user_id: str) -> UserStats:
         """One user's counts; ``NotFound`` if the tenant has no such user."""
@@ -639,11 +684,14 @@ class Engine:
             turns = read_turns([(m.role, m.content) for m in to_messages(messages)])
             if safety == "ask" and turns.reply is not None:
                 self.remember(user_id, answer_memory(*turns.reply))
-            found = self.assess(user_id, turns.request)
+            found = self._assess(user_id, turns.request)
             asking = next_question(found, turns) if safety == "ask" else None
             if asking is not None:
                 return fixed_reply(self, user_id, messages, asking, model, stream=stream, session_id=session_id)
             preface, query = adapt_block(found), turns.request
+            if preface is not None:
+                shown = [(f.source, f.id, f.text) for f in strongest(found.facts)]
+                self._audit(user_id, "safety", turns.request, shown)
         return personalized_chat(
             self,
             user_id,
@@ -664,18 +712,46 @@ class Engine:
     def assess(self, user_id: str, request: str) -> Assessment:
         """How risky ``request`` is for this user: its domain, a risk level, the user's facts
         that bear on it (memories and events found by search, with ids) and the background
-        worth asking for. Rules and embeddings, no chat model. See ``tailored.safety``."""
-        self._scope(user_id)
+        worth asking for. Rules and embeddings, no chat model. See ``tailored.safety``.
+
+        Facts of the categories the user switched off are left out; those returned are
+        recorded in the user's audit log (``sensitive_uses``), since the caller is about to
+        use them."""
+        found = self._assess(user_id, request)
+        self._audit(user_id, "assess", request, [(f.source, f.id, f.text) for f in found.facts])
+        return found
+
+    def _assess(self, user_id: str, request: str) -> Assessment:
+        off = self._sensitive_off(user_id)
         name = self.embedder.name
         if name not in self._assessors:
             self._assessors[name] = Assessor(self.embedder)
-        return self._assessors[name].assess(self, user_id, request)
+        return self._assessors[name].assess(self, user_id, request, off)
 
     def sensitive(self, user_id: str) -> list[SensitiveMemory]:
         """The user's current memories that reveal a sensitive category (health, medication,
         pregnancy, age, addiction, mental health, disability, money trouble, abuse, legal
         status), each with its categories: labelled now, by rules, never stored."""
         return sensitive_memories(self.profile(user_id))
+
+    def sensitive_off(self, user_id: str) -> list[str]:
+        """The sensitive categories the user switched personalization off for (``all``: every one)."""
+        return self.store.sensitive_off(self._scope(user_id))
+
+    def set_sensitive_off(self, user_id: str, categories: Sequence[str]) -> list[str]:
+        """Switch personalization off for exactly ``categories`` (``["all"]``: every sensitive
+        category; ``[]``: none). Memories and events of those categories stay stored and
+        visible to the user, but no context, safety block or judge uses them from now on."""
+        off = check_off(categories)
+        self.store.set_sensitive_off(self._scope(user_id), off, at=utcnow())
+        return off
+
+    def sensitive_uses(self, user_id: str, *, limit: int = 100, after_id: int = 0) -> list[SensitiveUse]:
+        """A page of the user's audit log, oldest first: every use of a memory or event of a
+        sensitive category in what the engine handed a model. Pass the last id as ``after_id``."""
+        if not 1 <= limit <= 10_000 or not 0 <= after_id < 2**63:
+            raise InvalidInput("limit must be 1-10000 and after_id a non-negative 64-bit integer")
+        return self.store.sensitive_uses(self._scope(user_id), limit=limit, after_id=after_id)
 
     # -- judge ------------------------------------------------------------------------
 
@@ -693,4 +769,24 @@ class Engine:
         model is loaded once per engine, as for ``chat``; ``calibrator="auto"`` uses the one
         saved for the model's name. See ``tailored.judge.Judge``.
         """
-        return Judge(self._chat_model(model), self, calibrator=calibrator, threshold=threshold)
+        return Judge(self._chat_model(model), _JudgeProfiles(self), calibrator=calibrator, threshold=threshold)
+
+
+class _JudgeProfiles:
+    """The engine as the judge's source of profiles: memories of the categories the user
+    switched off are left out, and the sensitive ones handed over are recorded in the
+    user's audit log (all of them: the judge may use any)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def user(self, user_id: str) -> UserStats:
+        return self.engine.user(user_id)
+
+    def profile(self, user_id: str) -> Profile:
+        full = self.engine.profile(user_id)
+        off = self.engine._sensitive_off(user_id)
+        facts = [m for m in full.facts if not blocked(m.text, off)]
+        preferences = [m for m in full.preferences if not blocked(m.text, off)]
+        self.engine._audit(user_id, "judge", "", [("memory", m.id, m.text) for m in facts + preferences])
+        return full.model_copy(update={"facts": facts, "preferences": preferences})

@@ -432,9 +432,24 @@ class Profile(BaseModel):
     summaries: list[Summary] = Field(default_factory=list)
 
 
+class SensitiveUse(BaseModel):
+    """One use of a user's sensitive memory or event in what the engine handed a model: the
+    audit log the user can read and export. It names the item and its categories, not the
+    fact again, so the log holds no copy of what it is about."""
+
+    id: int = 0
+    at: datetime
+    purpose: str = Field(description="what the item was used for: context, safety, judge or recommend")
+    source: Literal["memory", "event"]
+    item_id: int
+    categories: list[str]
+    query: str = Field(description="the request the item was used for (at most 200 characters)")
+
+
 class UserExport(BaseModel):
     """Everything stored for one user, in a portable form that ``Engine.import_user`` restores:
-    events, memories with their history, and summaries."""
+    events, memories with their history, summaries, and the sensitive-category settings and
+    audit log."""
 
     format: Literal["tailored.user-export"] = "tailored.user-export"
     version: int = 2
@@ -445,6 +460,10 @@ class UserExport(BaseModel):
     memories: list[Memory] = Field(default_factory=list)
     changes: list[MemoryChange] = Field(default_factory=list)
     summaries: list[Summary] = Field(default_factory=list)
+    sensitive_off: list[str] = Field(
+        default_factory=list, description="sensitive categories the user switched personalization off for"
+    )
+    sensitive_uses: list[SensitiveUse] = Field(default_factory=list)
 
     @field_validator("user_id")
     @classmethod
@@ -468,6 +487,7 @@ class UserExport(BaseModel):
         times = [self.exported_at, *(e.time for e in self.events), *(e.ingested_at for e in self.events)]
         times += [t for m in self.memories for t in (m.valid_from, m.valid_to, m.created_at, m.updated_at) if t]
         times += [c.at for c in self.changes] + [s.created_at for s in self.summaries]
+        times += [u.at for u in self.sensitive_uses]
         for t in times:
             _as_utc(t)
         return self

@@ -16,7 +16,7 @@ from tailored import Engine
 from tailored.errors import TailoredError
 from tailored.store import EventFilter, NewMemory, Scope, Store, StoredKey
 from tailored.testing import HashEmbedder
-from tailored.types import EventIn
+from tailored.types import EventIn, SensitiveUse
 
 from .conftest import Backend
 
@@ -311,11 +311,17 @@ def test_erase_leaves_no_trace_in_any_read_nor_on_disk(store: Store, backend: Ba
     store.log_change(ANA, mid, "created", at=T0, detail=marker)
     store.add_summary(ANA, "general", f"summary {marker}", ids[0], 1, T0)
     store.advance_mark(ANA, "rules", expected=0, new=ids[0])
+    store.set_sensitive_off(ANA, ["medication"], at=T0)
+    use = SensitiveUse(
+        at=T0, purpose="context", source="event", item_id=ids[0], categories=["medication"], query=marker
+    )
+    store.log_sensitive_uses(ANA, [use])
     store.add_events("t1", [ev("bo", "bo stays")])
     assert store.erase_user(ANA) == 1
     assert store.user_stats(ANA) is None and [u.user_id for u in store.users("t1")] == ["bo"]
     assert store.list_events(ANA) == [] and store.memories(ANA) == [] and store.summaries(ANA) == []
     assert store.memory_log(ANA) == [] and store.extraction_mark(ANA, "rules") == 0
+    assert store.sensitive_off(ANA) == [] and store.sensitive_uses(ANA) == []
     assert len(store.user_index(ANA, "m").ids) == 0
     assert [e.text for e in store.list_events(BO)] == ["bo stays"]
     assert marker.encode() not in backend.raw_bytes(tmp_path)

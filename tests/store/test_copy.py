@@ -34,7 +34,7 @@ from tailored.store.copy import (
     write_user,
 )
 from tailored.testing import HashEmbedder
-from tailored.types import AddResult, CatalogItem
+from tailored.types import AddResult, CatalogItem, SensitiveUse
 
 from .conftest import PostgresServer
 
@@ -87,6 +87,23 @@ def fill(store: Store) -> None:
             store.save_vectors(scope, ids[::2], other[::2], "other-model")
     Engine(store=store, tenant="t2", embedder=HashEmbedder()).remember(
         "eve", {"kind": "preference", "key": "tea", "value": "green tea", "polarity": "like"}
+    )
+    ana = Scope("t1", "ana")
+    store.set_sensitive_off(ana, ["pregnancy", "medication"], at=datetime(2026, 3, 1, tzinfo=UTC))
+    first_event, first_memory = store.list_events(ana)[0].id, store.memories(ana)[0].id
+    store.log_sensitive_uses(
+        ana,
+        [
+            SensitiveUse(
+                at=datetime(2026, 3, 1, tzinfo=UTC),
+                purpose=p,
+                source=s,
+                item_id=i,
+                categories=["mental_health"],
+                query=q,
+            )
+            for p, s, i, q in [("context", "event", first_event, "how am I"), ("judge", "memory", first_memory, "")]
+        ],
     )
     store.create_key("k1", "t1", "hash-one", False, "app")
     store.create_key("k2", "t1", "hash-two", False, None, "ana")  # scoped to one user

@@ -160,15 +160,16 @@ def pin(store: Store, scope: Scope, memory_id: int, pinned: bool = True) -> Memo
     return get(store, scope, m.id)
 
 
-def import_memories(store: Store, scope: Scope, data: UserExport, id_map: dict[int, int]) -> None:
-    """Restore exported memories, their history and summaries, with event ids remapped."""
+def import_memories(store: Store, scope: Scope, data: UserExport, id_map: dict[int, int]) -> dict[int, int]:
+    """Restore exported memories, their history and summaries, with event ids remapped;
+    returns old memory id -> new."""
     with store.transaction():
         # What the user already holds (the same export imported again) is not stored twice.
         held = {_identity(m): m.id for m in store.memories(scope)}
         present = {m.id: held[_identity(m)] for m in data.memories if _identity(m) in held}
         have = {(s.task, s.text, s.created_at) for s in store.summaries(scope, latest=False)}
         summaries = [s for s in data.summaries if (s.task, s.text, s.created_at) not in have]
-        restore_memories(store, scope, data.memories, data.changes, summaries, id_map, present)
+        return restore_memories(store, scope, data.memories, data.changes, summaries, id_map, present)
 
 
 def _identity(m: Memory) -> tuple[object, ...]:

@@ -32,6 +32,7 @@ from ..embed import Embedder
 from ..errors import InvalidInput
 from ..text import fold
 from ..types import Profile, SearchHit, SearchMode
+from .consent import ALL, blocked
 from .domains import BY_NAME, RULES, Domain
 from .sensitive import PROBES, Category, categories
 
@@ -177,16 +178,27 @@ class Assessor:
         return decide(request, *self.scores(request), thresholds or self.thresholds)
 
     def facts(
-        self, source: SafetySource, user_id: str, request: str, domain: Domain, profile: Profile | None = None
+        self,
+        source: SafetySource,
+        user_id: str,
+        request: str,
+        domain: Domain,
+        profile: Profile | None = None,
+        off: frozenset[str] = frozenset(),
     ) -> list[SafetyFact]:
-        """The user's memories and events whose sensitive categories matter in ``domain``."""
+        """The user's memories and events whose sensitive categories matter in ``domain``,
+        leaving out those of the categories the user switched ``off``."""
         wanted = set(BY_NAME[domain].categories) if domain != "general" else set()
         if not wanted:
             return []
         t = self.thresholds
         found: list[SafetyFact] = []
         profile = profile or source.profile(user_id, refresh=False)
-        memories = [m for m in profile.facts + profile.preferences if set(categories(m.text)) & wanted]
+        memories = [
+            m
+            for m in profile.facts + profile.preferences
+            if set(categories(m.text)) & wanted and not blocked(m.text, off)
+        ]
         if memories:
             q = _unit(np.asarray(self.embedder.embed([request]), dtype=np.float32))[0]
             vecs = _unit(np.asarray(self.embedder.embed([m.text for m in memories]), dtype=np.float32))
@@ -208,21 +220,22 @@ class Assessor:
             ):  # what the assistant said (its own questions too) is no fact of the user's
                 continue
             cats = [c for c in categories(hit.event.text) if c in wanted]
-            if cats:
+            if cats and not blocked(hit.event.text, off):
                 found.append(
                     SafetyFact(source="event", id=hit.event.id, text=hit.event.text, categories=cats, score=hit.score)
                 )
         return found
 
-    def assess(self, source: SafetySource, user_id: str, request: str) -> Assessment:
-        """The assessment of ``request`` for ``user_id`` (see the module's docstring)."""
+    def assess(self, source: SafetySource, user_id: str, request: str, off: frozenset[str] = frozenset()) -> Assessment:
+        """The assessment of ``request`` for ``user_id`` (see the module's docstring). Facts
+        of the categories the user switched ``off`` are neither used nor asked about."""
         if not isinstance(request, str) or not request.strip():
             raise InvalidInput("request is empty")
         domain, score, risky, reasons = self.classify(request)
         # A read: the profile as extracted so far (no extraction here); what the extractor has
         # not read yet is still found among the events by search.
         profile = source.profile(user_id, refresh=False) if domain != "general" else None
-        facts = self.facts(source, user_id, request, domain, profile)
+        facts = self.facts(source, user_id, request, domain, profile, off)
         # Background the user already gave when asked (``safety="ask"``) is not asked again.
         answered = {
             m.key.removeprefix(ANSWER_PREFIX)
@@ -247,7 +260,9 @@ class Assessor:
             missing = [
                 MissingFact(key=a.key, category=a.category, question=a.question)
                 for a in BY_NAME[domain].ask
-                if (a.category is None or a.category not in covered) and a.key not in answered
+                if (a.category is None or a.category not in covered)
+                and a.key not in answered
+                and not (a.category is not None and (ALL in off or a.category in off))
             ]
             if facts:  # what is known already answers the key question: ask only about the rest
                 missing = [m for m in missing if m.category is not None]

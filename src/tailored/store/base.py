@@ -33,6 +33,7 @@ from ..types import (
     MemorySource,
     MemoryStatus,
     Polarity,
+    SensitiveUse,
     Stats,
     Summary,
     UserStats,
@@ -414,7 +415,30 @@ class WebhookStore(Protocol):
         ...
 
 
-class Store(EventStore, MemoryStore, SummaryStore, KeyStore, CatalogStore, WebhookStore, Protocol):
+class SensitiveStore(Protocol):
+    """A user's sensitive-category settings and the audit log of their sensitive items' uses.
+
+    The settings are one set of category names per user (``all`` among them switches every
+    category off), replaced whole. The log is append-only; an erase removes both."""
+
+    def sensitive_off(self, scope: Scope) -> list[str]:
+        """The categories the user switched off, sorted (empty: none)."""
+        ...
+
+    def set_sensitive_off(self, scope: Scope, categories: Sequence[str], *, at: datetime) -> None:
+        """Replace the user's set of switched-off categories (empty: all on)."""
+        ...
+
+    def log_sensitive_uses(self, scope: Scope, uses: Sequence[SensitiveUse]) -> None:
+        """Append ``uses`` (their ``id`` is ignored: the store numbers them)."""
+        ...
+
+    def sensitive_uses(self, scope: Scope, *, limit: int = 100, after_id: int = 0) -> list[SensitiveUse]:
+        """A page of the user's log in id order (oldest first) after ``after_id``."""
+        ...
+
+
+class Store(EventStore, MemoryStore, SummaryStore, KeyStore, CatalogStore, WebhookStore, SensitiveStore, Protocol):
     """Everything persistence offers, behind one URL (``sqlite:///file.db``, ...)."""
 
     url: str

@@ -52,10 +52,10 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from ..errors import InvalidInput, StoreError, TailoredError
-from ..types import Event, EventIn, Memory, MemoryChange, Summary
+from ..types import Event, EventIn, Memory, MemoryChange, SensitiveUse, Summary
 from . import local_file
 from .base import Scope, Store
-from .restore import event_remapper, restore_memories
+from .restore import event_remapper, restore_memories, restore_sensitive
 
 Outcome = Literal["copied", "skipped", "resumed", "replaced"]
 BATCH = 1000  # events per add_events call
@@ -90,6 +90,8 @@ class UserData:
     changes: list[MemoryChange]
     summaries: list[Summary]
     marks: dict[str, int]  # extractor -> last event id read (only those above 0)
+    sensitive_off: list[str] = field(default_factory=list)  # switched-off sensitive categories
+    sensitive_uses: list[SensitiveUse] = field(default_factory=list)  # their audit log
 
 
 def _when(t: datetime | None) -> str | None:
@@ -111,6 +113,7 @@ class Content:
     changes: list[Any]
     summaries: list[Any]
     marks: list[Any]
+    sensitive: list[Any]
 
     @classmethod
     def of(cls, data: UserData) -> Content:
@@ -174,7 +177,13 @@ class Content:
             for s in data.summaries
         ]
         marks = [[name, _upto(ids, mark)] for name, mark in sorted(data.marks.items())]
-        return cls(events, vectors, memories, changes, summaries, marks)
+        positions = {"event": ev_pos, "memory": mem_pos}
+        uses = [
+            [_when(u.at), u.purpose, u.source, positions[u.source].get(u.item_id), u.categories, u.query]
+            for u in data.sensitive_uses
+        ]
+        sensitive = [sorted(data.sensitive_off), uses]
+        return cls(events, vectors, memories, changes, summaries, marks, sensitive)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -185,11 +194,14 @@ class Content:
             "changes": len(self.changes),
             "summaries": len(self.summaries),
             "marks": len(self.marks),
+            "sensitive_uses": len(self.sensitive[1]),
         }
 
     @property
     def checksum(self) -> str:
         parts = [self.events, self.vectors, self.memories, self.changes, self.summaries, self.marks]
+        if self.sensitive != [[], []]:  # users without settings or log keep their earlier checksum
+            parts.append(self.sensitive)
         return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def is_prefix_of(self, other: Content) -> bool:
@@ -219,7 +231,7 @@ class Content:
 
     def first_difference(self, other: Content) -> str:
         """Where two users differ, in words (for a one-line error)."""
-        for name in ("events", "memories", "changes", "summaries", "marks"):
+        for name in ("events", "memories", "changes", "summaries", "marks", "sensitive"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if len(mine) != len(theirs):
                 return f"{name}: {len(mine)} against {len(theirs)}"
@@ -250,6 +262,12 @@ def read_user(store: Store, scope: Scope, models: Sequence[str], extractors: Seq
     memories = store.memories(scope)
     names = dict.fromkeys([*extractors, *(m.source for m in memories if m.source != "user")])
     marks = {name: mark for name in names if (mark := store.extraction_mark(scope, name)) > 0}
+    uses: list[SensitiveUse] = []
+    while True:
+        logged = store.sensitive_uses(scope, limit=PAGE, after_id=uses[-1].id if uses else 0)
+        uses.extend(logged)
+        if len(logged) < PAGE:
+            break
     return UserData(
         scope=scope,
         events=events,
@@ -258,6 +276,8 @@ def read_user(store: Store, scope: Scope, models: Sequence[str], extractors: Seq
         changes=store.memory_log(scope),
         summaries=store.summaries(scope, latest=False),
         marks=marks,
+        sensitive_off=store.sensitive_off(scope),
+        sensitive_uses=uses,
     )
 
 
@@ -292,7 +312,8 @@ def write_user(store: Store, data: UserData) -> None:
         for start in range(0, len(pairs), BATCH):
             chunk = pairs[start : start + BATCH]
             store.save_vectors(scope, [i for i, _ in chunk], np.stack([v for _, v in chunk]), model)
-    restore_memories(store, scope, data.memories, data.changes, data.summaries, id_map)
+    memory_map = restore_memories(store, scope, data.memories, data.changes, data.summaries, id_map)
+    restore_sensitive(store, scope, data.sensitive_off, data.sensitive_uses, id_map, memory_map)
     remap = event_remapper(id_map)
     for name, mark in data.marks.items():
         current = store.extraction_mark(scope, name)

@@ -1,12 +1,13 @@
 """Writing one user's memories, change log and summaries back into a store, with ids
-remapped: shared by ``Engine.import_user`` (an export) and ``tailored db copy`` (a store)."""
+remapped, and the sensitive-category settings and audit log: shared by ``Engine.import_user``
+(an export) and ``tailored db copy`` (a store)."""
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Mapping, Sequence
 
-from ..types import Memory, MemoryChange, Summary
+from ..types import Memory, MemoryChange, SensitiveUse, Summary, utcnow
 from .base import NewMemory, Scope, Store
 
 
@@ -72,3 +73,19 @@ def event_remapper(id_map: Mapping[int, int]) -> Callable[[int], int]:
         return id_map[old_ids[n - 1]] if n else 0
 
     return remap
+
+
+def restore_sensitive(
+    store: Store,
+    scope: Scope,
+    off: Sequence[str],
+    uses: Sequence[SensitiveUse],
+    event_map: Mapping[int, int],
+    memory_map: Mapping[int, int],
+) -> None:
+    """Store the user's switched-off categories (when any) and append their audit log, each
+    entry's item remapped to its new id (0 when the item did not come along)."""
+    if off:
+        store.set_sensitive_off(scope, off, at=utcnow())
+    maps = {"event": event_map, "memory": memory_map}
+    store.log_sensitive_uses(scope, [u.model_copy(update={"item_id": maps[u.source].get(u.item_id, 0)}) for u in uses])

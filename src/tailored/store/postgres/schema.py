@@ -267,6 +267,34 @@ def m008_webhooks(conn: Conn) -> None:
     conn.execute("CREATE INDEX webhook_deliveries_user ON webhook_deliveries (tenant, user_id)")
 
 
+@migrations
+def m009_sensitive(conn: Conn) -> None:
+    # A user's switched-off sensitive categories (comma-separated), and the audit log of
+    # their sensitive items' uses. Both lead with (tenant, user_id); an erase deletes them.
+    conn.execute(
+        f"""CREATE TABLE sensitive_settings (
+            {_OWNER},
+            off text NOT NULL,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant, user_id)
+        )"""
+    )
+    conn.execute(
+        f"""CREATE TABLE sensitive_uses (
+            {_OWNER},
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            at timestamptz NOT NULL,
+            purpose text NOT NULL,
+            source text NOT NULL,
+            item_id bigint NOT NULL,
+            categories text NOT NULL,
+            query text NOT NULL,
+            PRIMARY KEY (tenant, user_id, id)
+        )"""
+    )
+    _no_statistics(conn, "sensitive_uses", ["query"])
+
+
 TABLES = (
     "events",
     "vectors",
@@ -281,10 +309,14 @@ TABLES = (
     "webhooks",
     "webhook_events",
     "webhook_deliveries",
+    "sensitive_settings",
+    "sensitive_uses",
 )
 """Every table of the schema; ``USER_TABLES`` are those an erase deletes from."""
 
 USER_TABLES = (
+    "sensitive_uses",
+    "sensitive_settings",
     "webhook_deliveries",
     "webhook_events",
     "memory_log",

@@ -38,6 +38,7 @@ from .codec import payload_json, us_sql
 from .memories import MemoryTables
 from .migrations import Conn
 from .schema import TABLES, USER_TABLES, migrations
+from .sensitive import SensitiveTables
 from .webhooks import WebhookTables, announce_erase
 
 Row = tuple[Any, ...]
@@ -125,7 +126,7 @@ class _Txn:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
-class PostgresStore(MemoryTables, CatalogTables, WebhookTables):
+class PostgresStore(MemoryTables, CatalogTables, WebhookTables, SensitiveTables):
     """A store in a PostgreSQL database (with the pgvector extension), named by a
     ``postgresql://user@host/db`` URL; any libpq URL parameter (``?host=/socket/dir``,
     ``sslmode``, ...) works. ``PostgresStore.open(url)`` connects and migrates."""

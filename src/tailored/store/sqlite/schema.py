@@ -273,3 +273,32 @@ def m011_webhooks(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_us) WHERE status = 'pending'")
     conn.execute("CREATE INDEX webhook_deliveries_tenant ON webhook_deliveries (tenant, id)")
     conn.execute("CREATE INDEX webhook_deliveries_user ON webhook_deliveries (tenant, user_id)")
+
+
+@migrations
+def m012_sensitive(conn: sqlite3.Connection) -> None:
+    # A user's switched-off sensitive categories (comma-separated), and the audit log of
+    # their sensitive items' uses. Both lead with (tenant, user_id); an erase deletes them.
+    conn.execute(
+        """CREATE TABLE sensitive_settings (
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            off TEXT NOT NULL,
+            updated_us INTEGER NOT NULL,
+            PRIMARY KEY (tenant, user_id)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """CREATE TABLE sensitive_uses (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            purpose TEXT NOT NULL,
+            source TEXT NOT NULL,
+            item_id INTEGER NOT NULL,
+            categories TEXT NOT NULL,
+            query TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX sensitive_uses_user ON sensitive_uses (tenant, user_id, id)")

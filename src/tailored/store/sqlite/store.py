@@ -35,6 +35,7 @@ from .codec import encode as _encode
 from .codec import us as _us
 from .memories import MemoryTables, erase_memories
 from .schema import migrations
+from .sensitive import SensitiveTables, erase_sensitive
 from .webhooks import WebhookTables, announce_erase
 
 Row = tuple[Any, ...]
@@ -100,7 +101,7 @@ def _user_stats(user_id: str, row: Row | None) -> UserStats:
     return UserStats(user_id=user_id, events=row[1], first=_dt(row[2]), last=_dt(row[3]))
 
 
-class SQLiteStore(MemoryTables, CatalogTables, WebhookTables):
+class SQLiteStore(MemoryTables, CatalogTables, WebhookTables, SensitiveTables):
     """The embedded default store: one file. ``SQLiteStore.open(url)`` opens and migrates it.
 
     The file and its folder are created readable by the owner only (0600 / 0700): they
@@ -345,6 +346,7 @@ class SQLiteStore(MemoryTables, CatalogTables, WebhookTables):
             # keys scoped to the user go with it (tenant-wide keys have no user)
             conn.execute("DELETE FROM api_keys WHERE tenant = ? AND user_id = ?", (scope.tenant, scope.user_id))
             erase_memories(conn, scope)
+            erase_sensitive(conn, scope)
             announce_erase(conn, scope, len(ids))
         with self._lock, map_errors("erase stored, but the file could not be compacted"):
             self._conn.execute("VACUUM")
