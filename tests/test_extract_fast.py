@@ -170,6 +170,31 @@ def test_paraphrases_reinforce_one_memory(fast: FastExtractor) -> None:
     assert found[0].valid_from == events[1].time
 
 
+def test_a_statement_before_a_tagged_question_is_kept(fast: FastExtractor) -> None:
+    assert [s.text for s in spans("I restore old sailboats do you?")] == ["I restore old sailboats."]
+    assert [s.text for s in spans("Do you?")] == ["Do you?"]
+    found = fast.extract([event("I'm married with three kids do you have any?", id=4)], [])
+    assert any("three kids" in m.text and m.evidence == [4] for m in found), found
+
+
+def test_a_lossy_rules_reading_keeps_the_clause_beside_it(fast: FastExtractor) -> None:
+    """The rules read "I'm a stay at home mom" as "Is a stay": the clause's own phrase
+    keeps what it says, and the rules' typed memory stays for its key."""
+    found = fast.extract([event("I'm a stay at home mom.", id=5)], [])
+    texts = [m.text for m in found]
+    assert "Is a stay at home mom" in texts, texts
+    assert all(m.evidence == [5] for m in found)
+
+
+def test_a_fuller_statement_is_not_merged_into_a_shorter_one(fast: FastExtractor) -> None:
+    events = [
+        event("I like to paint.", id=1, minutes=0),
+        event("I like to paint portraits of my neighbours' dogs.", id=2, minutes=5),
+    ]
+    found = fast.extract(events, [])
+    assert any("portraits" in m.text and m.evidence == [2] for m in found), [(m.text, m.evidence) for m in found]
+
+
 def test_a_paraphrase_of_a_stored_memory_reinforces_it(tmp_path: Path, minilm: Embedder) -> None:
     with Engine(tmp_path / "p.db", embedder=HashEmbedder(), extractor=FastExtractor(embedder=minilm)) as eng:
         eng.add({"user_id": "ana", "text": "I keep honeybees on my roof.", "time": T0.isoformat()})

@@ -30,6 +30,29 @@ DIMENSIONS = 384
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _CLAUSE_BREAK = re.compile(r",\s*(?:and\s+)?|\s+(?:and|but)\s+")
+# a question tagged onto a statement: "I love hiking, do you?", "I love hiking what about you?"
+_TAG_QUESTION = re.compile(
+    r"[\s,;:-]*\b(?:(?:and|so|but)\s+)?(?:(?:do|did|are|were|have|can|would|will)\s+you(?:\s+[\w']+){0,4}"
+    r"|(?:what|how)\s+about\s+(?:you|yourself)|and\s+you|you\s+too|right|yourself)\s*\?+\s*$",
+    re.I,
+)
+
+
+def untagged(sentence: str) -> str:
+    """The sentence without a question tagged onto its end ("I love hiking do you?" ->
+    "I love hiking."), so the statement is not dropped with the question.
+
+    Examples
+    --------
+    >>> [untagged(s) for s in ["I love hiking do you?", "I have two cats what about you?", "Do you?"]]
+    ['I love hiking.', 'I have two cats.', 'Do you?']
+    >>> untagged("I'm married with three kids do you have any?")
+    "I'm married with three kids."
+    """
+    head = _TAG_QUESTION.sub("", sentence)
+    if head == sentence or len(head.split()) < 2:
+        return sentence
+    return head.rstrip(" ,;:-") + "."
 
 
 @dataclass(frozen=True)
@@ -51,11 +74,13 @@ def spans(text: str) -> list[Span]:
     --------
     >>> [(s.text, s.whole) for s in spans("Hi! I have two dogs and I love hiking.")]
     [('Hi!', True), ('I have two dogs and I love hiking.', True), ('I have two dogs', False), ('I love hiking.', False)]
+    >>> [s.text for s in spans("I love hiking, do you?")]
+    ['I love hiking.']
     """
     out: list[Span] = []
     n = 0
     for sentence in _SENTENCE_END.split(text):
-        sentence = sentence.strip()
+        sentence = untagged(sentence.strip())
         if not sentence:
             continue
         out.append(Span(sentence, n, True))

@@ -178,24 +178,22 @@ class FastExtractor(Extractor):
             ]
         phrased: set[int] = set()
         for event, span, score in self.flagged(events):
-            found, own = self._from_clause(event, span.text, score, profile)
-            proposals += found
-            if own:
-                phrased.update(id(m) for m in found)
-        return self.reinforced(_unique(proposals), profile, only=phrased)
+            ruled, own = self._from_clause(event, span.text, score, profile)
+            proposals += ruled + own
+            phrased.update(id(m) for m in own)
+        return self.reinforced(_unique(_fuller(proposals, phrased)), profile, only=phrased)
 
     def _from_clause(
         self, event: Event, clause: str, score: float, profile: Sequence[Memory]
-    ) -> tuple[list[MemoryIn], bool]:
-        """A flagged clause's memories: the rules' reading of it when they have one, else its
-        phrase (the second item says which: True for the phrase)."""
+    ) -> tuple[list[MemoryIn], list[MemoryIn]]:
+        """A flagged clause's memories: the rules' reading of it, and its own phrase when the
+        rules have none or theirs drops part of what the clause says (never beside a
+        precise reading: a diet, an allergy, an avoidance, a retraction)."""
         ruled = self._rules.extract_event(event.model_copy(update={"text": clause}), profile)
-        if ruled:
-            return ruled, False
         p = phrase(clause)
-        if p is None:
-            return [], True
-        return [
+        if p is None or (ruled and (any(precise(m) for m in ruled) or not loses(ruled, p.text))):
+            return ruled, []
+        return ruled, [
             MemoryIn(
                 kind=p.kind,
                 key=p.key,
@@ -208,7 +206,7 @@ class FastExtractor(Extractor):
                 evidence=[event.id],
                 valid_from=event.time,
             )
-        ], True
+        ]
 
     def reinforced(
         self, proposals: list[MemoryIn], profile: Sequence[Memory], only: set[int] | None = None
@@ -240,13 +238,23 @@ class FastExtractor(Extractor):
                 sims = old @ v
                 j = int(np.argmax(sims))
                 m = known[j]
-                if sims[j] >= self.reinforce and m.polarity == p.polarity and not _rules_owned(p):
+                if (
+                    sims[j] >= self.reinforce
+                    and m.polarity == p.polarity
+                    and not _rules_owned(p)
+                    and not extends(m.text, p.text)
+                ):
                     out.append(_as(m, p))
                     continue
             twin = next(
                 (k for k, kv in kept if float(kv @ v) >= self.reinforce and out[k].evidence != p.evidence), None
             )
-            if twin is not None and out[twin].polarity == p.polarity and not _rules_owned(p):
+            if (
+                twin is not None
+                and out[twin].polarity == p.polarity
+                and not _rules_owned(p)
+                and not extends(out[twin].text or "", p.text)
+            ):
                 first = out[twin]
                 out[twin] = first.model_copy(
                     update={
@@ -261,6 +269,79 @@ class FastExtractor(Extractor):
             kept.append((len(out), v))
             out.append(p)
         return out
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_LIGHT = frozenset(
+    "a an the to of in on at for with and or but is are was were be been has have had does do did "
+    "they them their theirs themself it its this that who which very so too "
+    "like love enjoy adore prefer really lot much big huge fan".split()
+)
+
+
+def _content(text: str) -> set[str]:
+    words = (w if w in _LIGHT else w.rstrip("s") for w in _WORD.findall(text.lower()))
+    return {w for w in words if w not in _LIGHT}
+
+
+def loses(ruled: Sequence[MemoryIn], text: str) -> bool:
+    """Whether the rules' reading of a clause drops what it says: "I like to play with my
+    dolls" read as "Likes to play", "I have a cat and a dog" as "Has a cat", "I'm a stay at
+    home dad" as "Is a stay". Then the clause's own phrase is kept beside the rules'
+    typed memories (which still meet the profile through their keys).
+
+    Examples
+    --------
+    >>> m = MemoryIn(kind="preference", key="play", value="play", polarity="like", text="Likes to play")
+    >>> loses([m], "Likes to play with their dolls"), loses([m], "Likes to play")
+    (True, False)
+    """
+    said = _content(text)
+    if len(said) < 2:
+        return False
+    read: set[str] = set()
+    for m in ruled:
+        read |= _content(m.text or f"{m.key} {m.value}")
+    return len(said - read) / len(said) >= 0.3
+
+
+def extends(old: str, new: str) -> bool:
+    """Whether ``new`` says what ``old`` says and more ("Likes to play with their dolls"
+    after "Likes to play"): then it is a fact of its own, not a paraphrase to merge.
+
+    Examples
+    --------
+    >>> extends("Likes to play", "Loves to play with their dolls")
+    True
+    >>> extends("Keeps honeybees on their roof", "Keeps honey bees up on their roof")
+    False
+    """
+    before, after = _content(old), _content(new)
+    return bool(after) and before <= after and len(after - before) / len(after) >= 0.3
+
+
+def _fuller(proposals: list[MemoryIn], phrased: set[int]) -> list[MemoryIn]:
+    """A phrase replaces the rules' reading of the same turn on the same key when that
+    reading drops part of it ("Likes to play" beside "Likes to play with their dolls"):
+    evolution would merge the two on their key and keep one text."""
+    own = [p for p in proposals if id(p) in phrased]
+    out: list[MemoryIn] = []
+    for m in proposals:
+        if id(m) not in phrased and not precise(m):
+            twin = next(
+                (
+                    p
+                    for p in own
+                    if (p.kind, p.key, p.polarity) == (m.kind, m.key, m.polarity)
+                    and p.evidence == m.evidence
+                    and loses([m], p.text)
+                ),
+                None,
+            )
+            if twin is not None:
+                continue
+        out.append(m)
+    return out
 
 
 def _rules_owned(p: MemoryIn) -> bool:
@@ -282,10 +363,10 @@ def _as(m: Memory, p: MemoryIn) -> MemoryIn:
 
 
 def _unique(items: list[MemoryIn]) -> list[MemoryIn]:
-    seen: set[tuple[str, str, str, str | None, bool, tuple[int, ...]]] = set()
+    seen: set[tuple[str, str, str, str | None, bool, tuple[int, ...], str]] = set()
     out: list[MemoryIn] = []
     for m in items:
-        ident = (m.kind, m.key, m.value, m.polarity, m.retract, tuple(m.evidence))
+        ident = (m.kind, m.key, m.value, m.polarity, m.retract, tuple(m.evidence), m.text)
         if ident not in seen:
             seen.add(ident)
             out.append(m)

@@ -30,11 +30,17 @@ _OPENER = re.compile(
     r"^(?:(?:oh|ooh|ah|aw|well|yes|yeah|yep|yup|no|nope|nah|haha|hahaha|lol|wow|hey|hi|hello|actually|honestly|"
     r"so|um|umm|hmm|hm|cool|great|nice|sure|okay|ok|really|right|indeed|totally|definitely|absolutely|"
     r"me too|same here|same|i see|i know|of course|that is (?:cool|great|awesome|nice|true|interesting|amazing)|"
-    r"thanks|thank you|and|but|also|plus|anyway|anyways)\b[\s,!.;:-]*)+",
+    r"thanks|thank you|and|but|also|plus|anyway|anyways|then|now)\b[\s,!.;:-]*)+",
     re.I,
 )
 _IRREGULAR = {"am": "is", "have": "has", "do": "does", "go": "goes", "was": "was", "be": "is"}
 _MODAL = frozenset("can cannot could would will should must might may used did was had".split())
+# past tenses that do not end in -ed stay as they are ("I broke up" -> "Broke up")
+_PAST = frozenset(
+    "became began bought brought broke built came caught chose drove fell felt flew forgot found gave got "
+    "grew heard held kept knew led left lost made met paid put quit ran read said sang sat saw sent set "
+    "sold spent stood stole swam taught thought told took understood went woke won wore wrote".split()
+)
 _ADVERB = frozenset(
     "really also actually just still now currently usually often always never sometimes mostly totally truly "
     "absolutely definitely mainly recently generally especially even only basically kind sort pretty "
@@ -100,13 +106,13 @@ def third_person(verb: str) -> str:
 
     Examples
     --------
-    >>> [third_person(v) for v in ["have", "watch", "study", "play", "go", "run"]]
-    ['has', 'watches', 'studies', 'plays', 'goes', 'runs']
+    >>> [third_person(v) for v in ["have", "watch", "study", "play", "go", "run", "broke"]]
+    ['has', 'watches', 'studies', 'plays', 'goes', 'runs', 'broke']
     """
     low = verb.lower()
     if low in _IRREGULAR:
         out = _IRREGULAR[low]
-    elif low in _MODAL or low.endswith("ed"):
+    elif low in _MODAL or low in _PAST or low.endswith("ed"):
         out = low
     elif low.endswith(("s", "sh", "ch", "x", "z", "o")):
         out = low + "es"

@@ -235,7 +235,7 @@ def tune_threshold(
 
     embed = memo.embed
     clf = DisclosureClassifier(path, sha)
-    grid = grid or [round(float(t), 2) for t in np.arange(0.05, 0.71, 0.05)]
+    grid = grid or [0.01, 0.02, 0.03, 0.04] + [round(float(t), 2) for t in np.arange(0.05, 0.71, 0.05)]
     persona_vecs = [embed(s.persona) for s in speakers]
     stated = []
     for s, g in zip(speakers, persona_vecs, strict=True):
@@ -315,6 +315,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, required=True, help="the synthetic-persona-chat folder")
     ap.add_argument("--out", type=Path, required=True, help="where to write the .npz")
     ap.add_argument("--cache", type=Path, default=None, help="optional .npz cache of the training vectors")
+    ap.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="keep these trained weights (a shipped .npz) and only choose the thresholds again",
+    )
     args = ap.parse_args(argv)
     from ..embed.local import MiniLMEmbedder
 
@@ -326,15 +332,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     speakers = load_valid(args.data)
     train = [s for s in speakers if s.conversation < TRAIN_CONVERSATIONS]
     tune = [s for s in speakers if s.conversation >= TRAIN_CONVERSATIONS and s.speaker == "1"]
-    if args.cache is not None and args.cache.is_file():
-        with np.load(args.cache, allow_pickle=False) as d:
-            x, y = d["x"], d["y"]
+    if args.weights is not None:
+        with np.load(args.weights, allow_pickle=False) as d:
+            weights = {k: np.asarray(d[k], dtype=np.float64) for k in ("w1", "b1", "w2", "b2")}
+        print(f"keeping the weights of {args.weights}", file=sys.stderr)
     else:
-        x, y = labelled(train, embed)
-        if args.cache is not None:
-            np.savez(args.cache, x=x, y=y)
-    print(f"training on {len(y)} clauses of {len(train)} speakers, {int(y.sum())} disclosures", file=sys.stderr)
-    weights = fit(x, y)
+        if args.cache is not None and args.cache.is_file():
+            with np.load(args.cache, allow_pickle=False) as d:
+                x, y = d["x"], d["y"]
+        else:
+            x, y = labelled(train, embed)
+            if args.cache is not None:
+                np.savez(args.cache, x=x, y=y)
+        print(f"training on {len(y)} clauses of {len(train)} speakers, {int(y.sum())} disclosures", file=sys.stderr)
+        weights = fit(x, y)
     sha = save(args.out, weights, 0.5, 2.0)
     tuned, _ = tune_threshold(tune, args.out, sha, memo)
     sha = save(args.out, weights, tuned.threshold, 2.0)
