@@ -196,6 +196,9 @@ ISOLATION = [
     ("GET", "/v1/users/{user_id}/recommendations", None),
     ("POST", "/v1/users/{user_id}/assess", {"request": "Should I bet my savings on my secret plan?"}),
     ("GET", "/v1/users/{user_id}/sensitive", None),
+    ("GET", "/v1/users/{user_id}/sensitive/settings", None),
+    ("PUT", "/v1/users/{user_id}/sensitive/settings", {"off": ["all"]}),
+    ("GET", "/v1/users/{user_id}/sensitive/uses", None),
     # last: importing a (leaked) export writes a copy into acme's own tenant, never into globex
     ("POST", "/v1/users/import", "EXPORT"),
 ]
@@ -238,6 +241,7 @@ def test_tenant_a_cannot_touch_tenant_b(server: Server) -> None:
     # B's data is untouched: same events, and acme's writes landed in acme only
     assert [e["text"] for e in b.get("/v1/users/bob/events").json()["items"]] == ["globex secret plan"]
     assert b.get("/v1/stats").json()["events"] == 1
+    assert b.get("/v1/users/bob/sensitive/settings").json() == {"off": []}  # acme's PUT landed in acme
     (kept,) = b.get("/v1/users/bob/memories").json()
     assert kept["text"] == "plan: globex secret plan" and kept["status"] == "active" and not kept["pinned"]
 

@@ -48,7 +48,29 @@ def test_assess_prints_the_assessment(tmp_path: Path, minilm: Embedder) -> None:
         eng.remember("ana", {"kind": "fact", "key": "condition", "value": "epilepsy", "text": "has epilepsy"})
     listed = tailored("sensitive", "--user", "ana", "--db", str(db), "--json")
     assert listed.returncode == 0, listed.stderr
-    assert [m["categories"] for m in json.loads(listed.stdout)] == [["health_condition"]]
+    assert [m["categories"] for m in json.loads(listed.stdout)["memories"]] == [["health_condition"]]
+
+
+def test_sensitive_switches_categories_and_exports_the_audit_log(tmp_path: Path, minilm: Embedder) -> None:
+    db = tmp_path / "cli.db"
+    with Engine(db, embedder=minilm) as eng:
+        eng.add([{"user_id": "ana", "text": "Honestly being 30 weeks pregnant makes stairs hard"}])
+    assert tailored("assess", "Which wine goes best with salmon?", "--user", "ana", "--db", str(db)).returncode == 0
+    switched = tailored("sensitive", "--user", "ana", "--db", str(db), "--off", "pregnancy,medication")
+    assert switched.returncode == 0, switched.stderr
+    assert "switched off: medication, pregnancy" in switched.stdout
+    again = tailored("sensitive", "--user", "ana", "--db", str(db), "--on", "medication", "--json")
+    assert json.loads(again.stdout)["off"] == ["pregnancy"]
+    out = tailored("assess", "Which wine goes best with salmon?", "--user", "ana", "--db", str(db), "--json")
+    assert json.loads(out.stdout)["facts"] == []  # pregnancy is switched off
+    log = tmp_path / "uses.jsonl"
+    wrote = tailored("sensitive", "--user", "ana", "--db", str(db), "--uses", "--out", str(log))
+    assert wrote.returncode == 0, wrote.stderr
+    (use,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert use["purpose"] == "assess" and use["categories"] == ["pregnancy"] and use["source"] == "event"
+    assert log.stat().st_mode & 0o077 == 0
+    cleared = tailored("sensitive", "--user", "ana", "--db", str(db), "--on", "all", "--json")
+    assert json.loads(cleared.stdout)["off"] == []
 
 
 @pytest.mark.parametrize(
@@ -58,6 +80,8 @@ def test_assess_prints_the_assessment(tmp_path: Path, minilm: Embedder) -> None:
         ["assess", "  ", "--user", "ana", "--db", "{db}"],
         ["chat", "--user", "ana", "--db", "{db}", "--safety", "loud"],
         ["chat", "--user", "ana", "--db", "{db}", "--safety", "adapt", "--no-memory"],
+        ["sensitive", "--user", "ana", "--db", "{db}", "--off", "astrology"],
+        ["sensitive", "--user", "ana", "--db", "{db}", "--out", "{tmp}/uses.jsonl"],
     ],
 )
 def test_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
