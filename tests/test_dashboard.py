@@ -44,6 +44,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, str, Engine]]:
             "text": "Likes Thai curries",
         },
     )
+    acme.remember("ana", {"kind": "fact", "key": "condition", "value": "asthma", "text": "has asthma"})
     model = ScriptedChatModel(default="Thai green curry with tofu")
     with running(create_app(Settings(), engine, chat_model=model)) as url:
         yield url, key, engine
@@ -96,6 +97,15 @@ def test_sign_in_find_user_search_and_erase(site: tuple[str, str, Engine]) -> No
         page.check("#show-history")
         expect(page.locator("#profile tr.memory", has_text="Likes Thai curries")).to_contain_text("superseded")
         page.uncheck("#show-history")
+        asthma = page.locator("#profile tr.memory", has_text="has asthma")
+        expect(asthma).to_contain_text("health_condition")
+        expect(page.locator("#profile tr.memory", has_text="not too spicy")).not_to_contain_text("health")
+        page.click("#sensitive-settings summary")
+        page.check("#sensitive-choices input[value='health_condition']")
+        page.click("#sensitive-save")
+        expect(asthma).to_contain_text("health_condition (off)")
+        expect(page.locator("#sensitive-off")).to_have_text("off: health_condition")
+        assert engine.for_tenant("acme").sensitive_off("ana") == ["health_condition"]
         page.screenshot(path=str(ARTIFACTS / "dashboard-profile.png"))
 
         page.fill("#query", "dog walk")

@@ -91,3 +91,18 @@ def test_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
     assert out.returncode != 0
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_profile_marks_sensitive_memories_and_the_switched_off_ones(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    with Engine(db, embedder="hash", extractor=None) as eng:
+        eng.remember("ana", {"kind": "fact", "key": "condition", "value": "epilepsy", "text": "has epilepsy"})
+        eng.remember("ana", {"kind": "preference", "key": "tea", "value": "green tea", "polarity": "like"})
+    shown = tailored("profile", "--user", "ana", "--db", str(db), "--embedder", "hash")
+    assert shown.returncode == 0, shown.stderr
+    rows = {line.split("\t")[2] for line in shown.stdout.splitlines()[1:]}
+    assert "has epilepsy sensitive: health_condition" in rows
+    assert not any("green tea" in r and "sensitive" in r for r in rows)
+    tailored("sensitive", "--user", "ana", "--db", str(db), "--embedder", "hash", "--off", "all")
+    shown = tailored("profile", "--user", "ana", "--db", str(db), "--embedder", "hash")
+    assert "has epilepsy sensitive: health_condition (off)" in shown.stdout

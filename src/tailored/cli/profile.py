@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import InvalidInput
+from ..safety.consent import ALL
+from ..safety.sensitive import categories
 from ..types import Memory
 from .common import (
     DbOpt,
@@ -28,14 +31,25 @@ from .common import (
 memories_app = typer.Typer(help="Edit a user's memories: add, edit, delete, pin.", no_args_is_help=True)
 
 
-def _table(rows: list[Memory], title: str) -> Table:
+def _memory_cell(m: Memory, off: frozenset[str]) -> Text:
+    """The memory's text, and below it the sensitive categories it reveals (those switched
+    off marked so): the labels are the same as ``tailored sensitive`` shows."""
+    cell = Text(m.text)
+    found = categories(m.text)
+    if found:
+        names = [f"{c} (off)" if ALL in off or c in off else c for c in found]
+        cell.append("\nsensitive: " + ", ".join(names), style="yellow")
+    return cell
+
+
+def _table(rows: list[Memory], title: str, off: frozenset[str] = frozenset()) -> Table:
     table = Table("id", "kind", "memory", "stance", "conf.", "source", "status", "valid", "evidence", title=title)
     for m in rows:
         valid = f"{m.valid_from:%Y-%m-%d} .. {m.valid_to:%Y-%m-%d}" if m.valid_to else f"since {m.valid_from:%Y-%m-%d}"
         table.add_row(
             str(m.id),
             m.kind,
-            m.text,
+            _memory_cell(m, off),
             m.polarity or "",
             f"{m.confidence:.2f}",
             m.source,
@@ -78,13 +92,14 @@ def profile(
             if as_json:
                 print_json(list(rows))
             else:
-                print_table(_table(rows, f"{user}: every memory"))
+                print_table(_table(rows, f"{user}: every memory", frozenset(eng.sensitive_off(user))))
             return
         p = eng.profile(user, as_of=parse_when(as_of, "--as-of"))
+        off = frozenset(eng.sensitive_off(user))
     if as_json:
         print_json(p)
         return
-    print_table(_table(p.preferences + p.facts, f"{user} as of {p.as_of:%Y-%m-%d %H:%M}"))
+    print_table(_table(p.preferences + p.facts, f"{user} as of {p.as_of:%Y-%m-%d %H:%M}", off))
     for s in p.summaries:
         console.print(f"[bold]summary ({s.task})[/]: {s.text}", soft_wrap=True)
 

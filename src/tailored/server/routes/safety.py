@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...safety import Assessment
+from ...safety import CATEGORIES, Assessment
+from ...safety.consent import ALL
 from ...safety.labels import SensitiveMemory
 from ...types import SensitiveUse
 from ..deps import EngineDep
@@ -49,17 +50,25 @@ class SensitiveSettings(BaseModel):
     )
 
 
-@router.get("/{user_id}/sensitive/settings", response_model=SensitiveSettings)
-def sensitive_settings(engine: EngineDep, user_id: str) -> SensitiveSettings:
+class SensitiveSettingsOut(SensitiveSettings):
+    known: list[str] = Field(description="every category name the settings accept")
+
+
+def _settings(off: list[str]) -> SensitiveSettingsOut:
+    return SensitiveSettingsOut(off=off, known=[ALL, *CATEGORIES])
+
+
+@router.get("/{user_id}/sensitive/settings", response_model=SensitiveSettingsOut)
+def sensitive_settings(engine: EngineDep, user_id: str) -> SensitiveSettingsOut:
     """The sensitive categories the user switched personalization off for."""
-    return SensitiveSettings(off=engine.sensitive_off(user_id))
+    return _settings(engine.sensitive_off(user_id))
 
 
-@router.put("/{user_id}/sensitive/settings", response_model=SensitiveSettings)
-def set_sensitive_settings(engine: EngineDep, user_id: str, body: SensitiveSettings) -> SensitiveSettings:
+@router.put("/{user_id}/sensitive/settings", response_model=SensitiveSettingsOut)
+def set_sensitive_settings(engine: EngineDep, user_id: str, body: SensitiveSettings) -> SensitiveSettingsOut:
     """Replace the set of switched-off categories (``[]``: all on again). A user need not
     exist yet: an app may record the choice before anything else."""
-    return SensitiveSettings(off=engine.set_sensitive_off(user_id, body.off))
+    return _settings(engine.set_sensitive_off(user_id, body.off))
 
 
 @router.get("/{user_id}/sensitive/uses", response_model=list[SensitiveUse])

@@ -135,7 +135,14 @@ async function loadProfile() {
     rows = p.preferences.concat(p.facts);
     summaries = p.summaries;
   }
+  const [labelled, settings] = await Promise.all([
+    api("GET", userPath("/sensitive")),
+    api("GET", userPath("/sensitive/settings")),
+  ]);
   if (forUser !== currentUser) return;  // another user was opened meanwhile
+  const labels = new Map(labelled.map((s) => [s.memory_id, s.categories]));
+  const off = new Set(settings.off);
+  showSensitiveSettings(settings);
   const body = $("profile").querySelector("tbody");
   body.replaceChildren();
   for (const m of rows) {
@@ -143,7 +150,9 @@ async function loadProfile() {
     tr.className = "memory";
     tr.dataset.id = m.id;
     const valid = fmtTime(m.valid_from).slice(0, 10) + (m.valid_to ? " .. " + fmtTime(m.valid_to).slice(0, 10) : " ..");
-    [m.text, m.polarity || "", m.kind, m.source, valid, m.status + (m.pinned ? " (pinned)" : "")]
+    const sensitive = (labels.get(m.id) || [])
+      .map((c) => (off.has("all") || off.has(c) ? c + " (off)" : c)).join(", ");
+    [m.text, sensitive, m.polarity || "", m.kind, m.source, valid, m.status + (m.pinned ? " (pinned)" : "")]
       .forEach((t) => cell(tr, t));
     const actions = document.createElement("td");
     if (m.status === "active") {
@@ -165,6 +174,28 @@ async function loadProfile() {
   }
   $("profile-empty").hidden = rows.length > 0;
   $("summary").textContent = summaries.map((s) => `Summary (${s.task}): ${s.text}`).join(" ");
+}
+
+function showSensitiveSettings(settings) {
+  $("sensitive-off").textContent = settings.off.length ? "off: " + settings.off.join(", ") : "none switched off";
+  const choices = $("sensitive-choices");
+  choices.replaceChildren();
+  for (const name of settings.known) {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = name;
+    box.checked = settings.off.includes(name);
+    label.append(box, " " + name.replaceAll("_", " "));
+    choices.appendChild(label);
+  }
+}
+
+async function saveSensitiveSettings() {
+  const off = [...$("sensitive-choices").querySelectorAll("input:checked")].map((b) => b.value);
+  await api("PUT", userPath("/sensitive/settings"), { off });
+  status("sensitive categories saved");
+  await loadProfile();
 }
 
 function button(label, cls, onClick) {
@@ -295,6 +326,7 @@ $("chat-form").addEventListener("submit", guard(async (e) => {
 $("export").addEventListener("click", guard(exportUser));
 $("as-of").addEventListener("change", guard(loadProfile));
 $("show-history").addEventListener("change", guard(loadProfile));
+$("sensitive-save").addEventListener("click", guard(saveSensitiveSettings));
 $("erase").addEventListener("click", () => {
   $("erase-name").textContent = currentUser;
   $("erase-confirm-input").value = "";
