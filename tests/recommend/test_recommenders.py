@@ -26,7 +26,7 @@ def _data(engine: Engine):  # type: ignore[no-untyped-def]
     return items, load_interactions(engine.store, engine.tenant, items)
 
 
-@pytest.mark.parametrize("name", ["popularity", "ease", "itemknn", "als", "bpr", "sasrec", "mf", "content"])
+@pytest.mark.parametrize("name", ["popularity", "ease", "itemknn", "markov", "als", "bpr", "sasrec", "mf", "content"])
 def test_fit_recommend_save_reload(engine: Engine, tmp_path: Path, name: str) -> None:
     items, data = _data(engine)
     model = Content(item_vectors(engine.embedder, items)) if name == "content" else make(name, **FAST.get(name, {}))

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from tailored import Engine, InvalidInput
+from tailored.recommend.hybrid import Hybrid
+from tailored.recommend.models import load
 from tailored.recommend.rerank import RerankInput, parse
 from tailored.store import Store
 from tailored.testing import HashEmbedder, ScriptedChatModel
@@ -60,7 +62,11 @@ def test_import_is_idempotent_and_tags_reach_items(engine: Engine, files: dict[s
 
 def test_fit_then_recommend_with_real_explanations(engine: Engine) -> None:
     fitted = engine.recommend_fit()
-    assert Path(fitted.path).is_file() and fitted.users == 30 and len(fitted.weights) == 4
+    assert Path(fitted.path).is_file() and fitted.users == 30
+    saved = load(fitted.path)
+    assert isinstance(saved, Hybrid) and saved.weights == fitted.weights
+    # parts weighted 0 on validation are left out, except content (stated preferences)
+    assert all(w > 0 or c.name == "content" for c, w in zip(saved.components, saved.weights))
     recs = engine.recommend("u0", k=5)
     assert [r.rank for r in recs] == [1, 2, 3, 4, 5]
     assert genre_of(recs[0].item.id) == 0

@@ -73,12 +73,17 @@ class BaseRecommender:
         self.data = data
         self.fingerprint = data.fingerprint()
         self._seen = data.matrix()
-        self._recent = data.recency_matrix(getattr(self, "half_life", None))
+        self._recent = self.recency(data)
         self._fit(data)
         return self
 
     def _fit(self, data: Interactions) -> None:
         raise NotImplementedError
+
+    def recency(self, data: Interactions) -> sp.csr_matrix:
+        """How a user's history enters scoring: recency-weighted when the model has a
+        ``half_life`` (see ``Interactions.recency_matrix``), else every item once."""
+        return data.recency_matrix(getattr(self, "half_life", None))
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Scores (len(users) x items) for users given by index; higher is better."""

@@ -91,17 +91,21 @@ class Interactions:
         m.data[:] = 1.0
         return m
 
-    def recency_matrix(self, half_life: float | None) -> sp.csr_matrix:
+    def recency_matrix(self, half_life: float | None, last: int | None = None) -> sp.csr_matrix:
         """Like ``matrix``, but an item the user met ``p`` interactions before their latest
-        one weighs ``0.5 ** (p / half_life)``: recent tastes count more (None: all 1)."""
-        if half_life is None:
+        one weighs ``0.5 ** (p / half_life)``: recent tastes count more (None: all 1). With
+        ``last``, only each user's ``last`` latest interactions count."""
+        if half_life is None and last is None:
             return self.matrix()
         order = np.lexsort((np.arange(len(self)), self.user_idx))  # by user, then time
         users = self.user_idx[order]
         ends = np.searchsorted(users, users, side="right")
         back = (ends - 1) - np.arange(len(order))  # rows between this one and the user's last
-        weights = np.power(0.5, back / half_life).astype(np.float32)
-        m = sp.coo_matrix((weights, (users, self.item_idx[order])), shape=(self.n_users, self.n_items)).tocsr()
+        weights = (np.power(0.5, back / half_life) if half_life else np.ones(len(back))).astype(np.float32)
+        keep = back < last if last is not None else np.ones(len(back), dtype=bool)
+        m = sp.coo_matrix(
+            (weights[keep], (users[keep], self.item_idx[order][keep])), shape=(self.n_users, self.n_items)
+        ).tocsr()
         m.sum_duplicates()
         return m
 

@@ -36,14 +36,19 @@ def tune_weights(
     grid: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0),
     rounds: int = 2,
 ) -> list[float]:
-    """Coordinate ascent over ``grid`` for each part's weight (the first part starts at 1,
-    the others at 0), keeping a change only when ``metric`` of the blend improves."""
+    """Coordinate ascent over ``grid`` for each part's weight, keeping a change only when
+    ``metric`` of the blend improves. It starts from the best part alone (weight 1, the
+    others 0) and visits the parts from best to worst: a weak first part would otherwise
+    anchor the search."""
     std = [standardise(p) for p in parts]
-    weights = [1.0] + [0.0] * (len(parts) - 1)
-    best = metric(blend(std, weights))
+    alone = [metric(p) for p in std]
+    first = int(np.argmax(alone))
+    weights = [0.0] * len(parts)
+    weights[first] = 1.0
+    best = alone[first]
     for _ in range(rounds):
         improved = False
-        for j in range(len(parts)):
+        for j in np.argsort(alone, kind="stable")[::-1]:
             for w in grid:
                 if w == weights[j]:
                     continue
@@ -94,5 +99,5 @@ class Hybrid(BaseRecommender):
         for n, c in enumerate(self.components):
             prefix = f"c{n}__"
             c.data, c._seen = self.data, self._seen
-            c._recent = self._data().recency_matrix(getattr(c, "half_life", None))
+            c._recent = c.recency(self._data())
             c._set_state({k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)})

@@ -14,6 +14,7 @@ from .ease import EASE
 from .factors import ALS, BPR
 from .hybrid import Hybrid
 from .knn import ItemKNN
+from .markov import Markov
 from .popularity import Popularity
 from .ratings import BiasedMF
 from .sasrec import SASRec
@@ -22,6 +23,7 @@ RECOMMENDERS: dict[str, type[BaseRecommender]] = {
     "popularity": Popularity,
     "ease": EASE,
     "itemknn": ItemKNN,
+    "markov": Markov,
     "als": ALS,
     "bpr": BPR,
     "sasrec": SASRec,
@@ -57,7 +59,7 @@ def load(path: str | Path) -> BaseRecommender:
     header, data, state = read_model_file(path)
     model = _build(header)
     model.data, model.fingerprint, model._seen = data, str(header.get("fingerprint", "")), data.matrix()
-    model._recent = data.recency_matrix(getattr(model, "half_life", None))
+    model._recent = model.recency(data)
     model._set_state(state)
     if model.fingerprint != data.fingerprint():
         raise InvalidInput(f"{path}: the training data inside does not match its fingerprint")

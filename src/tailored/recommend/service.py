@@ -2,8 +2,9 @@
 explanations. The engine, CLI and server call this; it speaks only the store protocol.
 
 A user the model was fitted on is ranked by the model; a user it has never seen (cold
-start) by their profile's stated preferences against item texts, blended with
-popularity. Either way the profile's "avoid"/"dislike" preferences demote similar items,
+start) by their profile's stated preferences: the genres and tags they name pick an
+audience whose items rank first, with popularity as the prior (``cold``); other stated
+likes are matched against item texts. Either way the profile's "avoid"/"dislike" preferences demote similar items,
 a request (``ask``) pulls items like it up, and items the user already interacted with
 (also after the fit) are left out.
 """
@@ -24,6 +25,7 @@ from ..llm import ChatModel
 from ..store.base import Scope, Store
 from ..types import INTERACTION_KINDS, CatalogItem, Recommendation
 from .base import BaseRecommender
+from .cold import Labels, cold_scores
 from .content import Content
 from .data import Interactions
 from .explain import Explainer
@@ -33,8 +35,12 @@ from .models import load, make
 from .popularity import Popularity
 from .rerank import RerankInput, rerank
 
-DEFAULT_PARTS = ("ease", "itemknn", "popularity", "content")
-"""What ``fit`` blends by default: fast to fit (seconds to a minute), strong on full ranking."""
+DEFAULT_PARTS = ("ease", "markov", "itemknn", "popularity", "content")
+"""What ``fit`` blends by default: fast to fit (seconds to a minute), strong on full ranking;
+EASE reads the whole history, Markov what follows the latest items."""
+
+KEPT_PARTS = ("content",)
+"""Parts a hybrid keeps at weight 0: content scores stated preferences and requests."""
 
 DEFAULT_PARAMS: dict[str, dict[str, float]] = {
     "ease": {"l2": 200.0, "half_life": 3.0},
@@ -144,24 +150,12 @@ def fit(
         weights = tune_weights(scores, lambda s: float(rank_metrics(s, valid.targets, seen)[1].mean()))
         if progress:
             progress("refitting on all interactions")
-        rec = Hybrid([build(n) for n in parts], weights).fit(data)
+        # a part weighted 0 on validation costs fit time and memory for nothing: left out
+        kept = [(n, w) for n, w in zip(parts, weights) if w or n in KEPT_PARTS]
+        weights = [w for _, w in kept]
+        rec = Hybrid([build(n) for n, _ in kept], weights).fit(data)
     rec.save(path)
     return FitResult(str(path), model, rec.fingerprint, data.n_users, data.n_items, len(data), weights)
-
-
-def cold_scores(
-    popularity: np.ndarray,
-    content: Content | None,
-    likes: np.ndarray,
-    avoids: np.ndarray,
-    history: np.ndarray | None = None,
-) -> np.ndarray:
-    """Scores for a user the model has never seen: popularity, outweighed by their stated
-    likes (and any history they have since) against item texts; avoids demote."""
-    base: np.ndarray = 0.5 * standardise(popularity[None, :])[0]
-    if content is not None and (len(likes) or len(avoids) or history is not None):
-        base = base + 2.0 * standardise(content.profile_scores(likes, avoids, history)[None, :])[0]
-    return base
 
 
 class Recommend:
@@ -178,16 +172,21 @@ class Recommend:
         self.items = {it.id: it for it in store.catalog_items(tenant, ids=self.data.items)}
         parts = self.model.components if isinstance(self.model, Hybrid) else [self.model]
         self.content = next((p for p in parts if isinstance(p, Content)), None)
-        self.popularity = Popularity()
-        if self.model is not None:
-            self.popularity.fit(self.data)
         self._explainer: Explainer | None = None
+        self._labels: Labels | None = None
 
     @property
     def explainer(self) -> Explainer:
         if self._explainer is None:
             self._explainer = Explainer(self.data)
         return self._explainer
+
+    @property
+    def labels(self) -> Labels:
+        """The catalogue's labels and their audiences, built on the first cold user."""
+        if self._labels is None:
+            self._labels = Labels(self.data, self.items)
+        return self._labels
 
     def _profile(self, user: str) -> tuple[list[tuple[str, str]], list[str], list[str]]:
         mems = self.store.memories(Scope(self.tenant, user), kind="preference", statuses=["active"])
@@ -202,11 +201,13 @@ class Recommend:
         seen = np.array([i for i in (self.data.item_index(r.item_id) for r in rows) if i is not None], dtype=np.int64)
         u = self.data.user_index(user)
         cold = u is None
-        like_vecs = self.embedder.embed(likes + ([ask] if ask else []))
+        like_texts = likes + ([ask] if ask else [])
+        like_vecs = self.embedder.embed(like_texts)
         avoid_vecs = self.embedder.embed(avoids)
         if cold:
             history = self.content.item_vectors[seen].mean(axis=0) if self.content and len(seen) else None
-            return cold_scores(self.popularity.counts, self.content, like_vecs, avoid_vecs, history), seen, True
+            scores = cold_scores(self.labels, self.content, like_texts, like_vecs, avoid_vecs, history)
+            return scores, seen, True
         assert self.model is not None
         base = standardise(self.model.score_users(np.array([u])))[0]
         if self.content is not None and (likes or avoids or ask):
