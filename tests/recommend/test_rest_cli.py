@@ -13,7 +13,7 @@ import httpx
 from tailored import Engine
 from tailored.keys import Keys
 from tailored.server import Settings, create_app
-from tailored.testing import HashEmbedder
+from tailored.testing import HashEmbedder, ScriptedChatModel
 from tests.server_util import running
 
 from .conftest import genre_of
@@ -39,6 +39,44 @@ def test_rest_recommendations_are_the_callers_tenant_only(tmp_path: Path, files:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {b}"}, timeout=30) as cb:
             other = cb.get("/v1/users/u0/recommendations")
             assert other.status_code == 200 and other.json() == []  # globex has no catalogue of its own
+    engine.close()
+
+
+def test_rest_rerank_explains_with_the_chat_model_and_asks_join_the_profile(
+    tmp_path: Path, files: dict[str, Path]
+) -> None:
+    engine = Engine(tmp_path / "server.db", embedder=HashEmbedder())
+    acme = engine.for_tenant("acme")
+    acme.catalog_add([files["movies"], files["ratings"]])
+    acme.recommend_fit(model="ease")
+    last = acme.recommend("u0", k=20, ask="a funny one")[-1].item.id  # the 20th: not a pick without the model
+    reply = f'[{{"id": "{last}", "why": "you rated films like it", "cites": ["H1"]}}]'
+    model = ScriptedChatModel([reply])
+    _, a = Keys(engine.store).create("acme")
+    with running(create_app(Settings(), engine, chat_model=model)) as url:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {a}"}, timeout=30) as ca:
+            r = ca.get("/v1/users/u0/recommendations", params={"k": 5, "rerank": "true", "ask": "a funny one"})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body[0]["item"]["id"] == last and body[0]["explanation"] == "you rated films like it"
+            assert body[0]["because"][0].startswith("item:") and body[0]["source"].endswith("llm rerank")
+            assert len(body) == 5 and "a funny one" in model.calls[0][-1].content  # the request reached the prompt
+    engine.close()
+
+
+def test_rest_rerank_without_a_chat_model_is_a_4xx_naming_it(tmp_path: Path, files: dict[str, Path]) -> None:
+    engine = Engine(tmp_path / "server.db", embedder=HashEmbedder())
+    engine.catalog_add([files["movies"], files["ratings"]])
+    engine.recommend_fit(model="ease")
+    _, a = Keys(engine.store).create("default")
+    settings = Settings(model=str(tmp_path / "no-such-model.gguf"))
+    with running(create_app(settings, engine)) as url:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {a}"}, timeout=30) as ca:
+            r = ca.get("/v1/users/u0/recommendations", params={"rerank": "true"})
+            assert r.status_code == 422
+            assert r.json()["error"]["code"] == "no_chat_model" and "rerank" in r.json()["error"]["message"]
+            plain = ca.get("/v1/users/u0/recommendations", params={"k": 3})
+            assert plain.status_code == 200 and len(plain.json()) == 3  # the same request without rerank works
     engine.close()
 
 
