@@ -709,24 +709,30 @@ class Engine:
 
     # -- safety -----------------------------------------------------------------------
 
-    def assess(self, user_id: str, request: str) -> Assessment:
+    def assess(
+        self, user_id: str, request: str, *, refine: bool = False, model: ChatModel | str | None = None
+    ) -> Assessment:
         """How risky ``request`` is for this user: its domain, a risk level, the user's facts
         that bear on it (memories and events found by search, with ids) and the background
         worth asking for. Rules and embeddings, no chat model. See ``tailored.safety``.
 
+        With ``refine`` a chat model (``model``, as for ``chat``: None is the default local
+        one) also reads the request, two forward passes, and refines the domain and the risky
+        verdict (``tailored.safety.refine``).
+
         Facts of the categories the user switched off are left out; those returned are
         recorded in the user's audit log (``sensitive_uses``), since the caller is about to
         use them."""
-        found = self._assess(user_id, request)
+        found = self._assess(user_id, request, self._chat_model(model) if refine else None)
         self._audit(user_id, "assess", request, [(f.source, f.id, f.text) for f in found.facts])
         return found
 
-    def _assess(self, user_id: str, request: str) -> Assessment:
+    def _assess(self, user_id: str, request: str, model: ChatModel | None = None) -> Assessment:
         off = self._sensitive_off(user_id)
         name = self.embedder.name
         if name not in self._assessors:
             self._assessors[name] = Assessor(self.embedder)
-        return self._assessors[name].assess(self, user_id, request, off)
+        return self._assessors[name].assess(self, user_id, request, off, model)
 
     def sensitive(self, user_id: str) -> list[SensitiveMemory]:
         """The user's current memories that reveal a sensitive category (health, medication,

@@ -58,6 +58,7 @@ from ..llm import ChatModel, load_chat_model
 from ..safety import Assessment, Assessor, Domain, Thresholds
 from ..safety.assess import decide
 from ..safety.guidance import MAX_QUESTIONS, SafetyMode
+from ..safety.refine import Reading, RefineThresholds, refine
 from ..safety.sensitive import Category
 from ..types import ChatResult
 from .common import CachedEmbedder, OutOpt, machine, progress_columns, write_json
@@ -206,6 +207,49 @@ def tune(assessor: Assessor, scenarios: list[Scenario]) -> tuple[Thresholds, flo
     return replace(assessor.thresholds, domain=ds[len(ds) // 2], risky=rs[len(rs) // 2]), top
 
 
+def tune_refine(
+    assessor: Assessor, model: ChatModel, scenarios: list[Scenario], console: Console | None = None
+) -> tuple[RefineThresholds, float, float]:
+    """The refine thresholds with the best domain plus risky-intent accuracy on ``scenarios``
+    (the centre of the best plateau), that score, and the rules' own score on them."""
+    rows: list[tuple[str, Domain, bool, Domain, bool, Reading]] = []
+    with Progress(*progress_columns(), console=console) as bar:
+        task = bar.add_task("model readings", total=2 * len(scenarios))
+        for s in scenarios:
+            for text, domain, risky in ((s.risky.text, s.domain, True), (s.benign.text, s.benign.domain, False)):
+                got_domain, _, got_risky, _ = assessor.classify(text)
+                rows.append((text, domain, risky, got_domain, got_risky, assessor.reading(model, text)))
+                bar.advance(task)
+    rules = sum((d == gd) + (r == gr) for _, d, r, gd, gr, _ in rows) / (2 * len(rows))
+    grid = [
+        RefineThresholds(keep=k, switch=w, veto=v, add=a)
+        for k in (0.02, 0.05, 0.1, 0.2, 0.3)
+        for w in (0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+        for v in (0.0, 0.05, 0.1, 0.2, 0.3, 0.4)
+        for a in (0.6, 0.7, 0.8, 0.9, 0.95, 1.01)
+    ]
+    scored = []
+    for t in grid:
+        hits = 0
+        for _, domain, risky, got_domain, got_risky, reading in rows:
+            d, r, _ = refine(got_domain, got_risky, reading, t)
+            hits += (d == domain) + (r == risky)
+        scored.append((hits / (2 * len(rows)), t))
+    top = max(score for score, _ in scored)
+    plateau = [t for score, t in scored if score >= top - 1e-9]
+
+    def centre(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    chosen = RefineThresholds(
+        keep=centre([t.keep for t in plateau]),
+        switch=centre([t.switch for t in plateau]),
+        veto=centre([t.veto for t in plateau]),
+        add=centre([t.add for t in plateau]),
+    )
+    return chosen, top, rules
+
+
 def run(
     scenarios: list[Scenario],
     *,
@@ -215,14 +259,17 @@ def run(
     embedder: Embedder,
     extractor: str,
     store_dir: Path,
+    model: ChatModel | None = None,
+    refine_thresholds: RefineThresholds | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    """Play every scenario (two users, two requests each); the report's payload."""
+    """Play every scenario (two users, two requests each); the report's payload. With a
+    ``model``, ``assess`` refines its decisions with it under ``refine_thresholds``."""
     emb = embedder
     pool = filler_pool(seed)
     base = Assessor(emb)
     tuned, tune_score = tune(base, [s for s in scenarios if s.split == "tune"])
-    assessor = Assessor(emb, tuned)
+    assessor = Assessor(emb, tuned, refine_thresholds)
     rows: list[dict[str, Any]] = []
     with Engine(store=str(store_dir / "safety.db"), embedder=emb, extractor=extractor) as eng:
         with Progress(*progress_columns(), console=console, transient=False) as bar:
@@ -240,7 +287,7 @@ def run(
                     ).added
                     fact_id = added[at] if with_fact else -1
                     for kind, text in (("risky", s.risky.text), ("benign", s.benign.text)):
-                        a = assessor.assess(eng, user, text)
+                        a = assessor.assess(eng, user, text, model=model)
                         row: dict[str, Any] = {
                             "scenario": s.id,
                             "split": s.split,
@@ -458,6 +505,28 @@ def report(payload: dict[str, Any], command: str) -> str:
         )
     if not misses:
         lines.append("- none")
+    refined = payload.get("refined")
+    if refined:
+        rt = refined["thresholds"]
+        lines += [
+            "",
+            f"## With a chat model refining `assess` ({refined['model']})",
+            "",
+            "`assess(..., refine=True)`: the model reads each request (its domain as a letter, and",
+            "whether answering could harm someone, Yes or No: token probabilities, no generation) and",
+            "may move the request to another domain, veto a risky verdict or flag a missed one. The",
+            f"thresholds are chosen on the tune split: keep {rt['keep']}, switch {rt['switch']}, veto {rt['veto']},"
+            f" add {rt['add']} (tune score {refined['tune_score']:.2f}; rules alone {refined['rules_tune_score']:.2f}).",
+            "",
+            "| split | assess | domain acc. | risk acc. | high-risk recall | over-caution (benign high) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for split in ("tune", "test"):
+            for name, m in (("rules", s[split]), ("rules + model", refined["summary"][split])):
+                lines.append(
+                    f"| {split} | {name} | {_fmt(m['domain_accuracy'])} | {_fmt(m['risk_accuracy'])} | "
+                    f"{_fmt(m['high_risk_recall'])} | {_fmt(m['over_caution'])} |"
+                )
     rows = payload.get("answers") or []
     if rows:
         lines += [
@@ -530,6 +599,12 @@ def safety(
     methods: Annotated[
         str, typer.Option(help="Comma-separated methods for --answers: no-memory, memory, adapt, ask.")
     ] = ",".join(METHODS),
+    refine_with_model: Annotated[
+        bool,
+        typer.Option(
+            "--refine", help="Also assess with the chat model refining domain and risk (thresholds tuned on tune)."
+        ),
+    ] = False,
     out: OutOpt = Path("docs/benchmarks"),
 ) -> None:
     """Safety: does the risk-bearing fact reach the context, how accurate is assess, how over-cautious?"""
@@ -554,21 +629,50 @@ def safety(
             chosen, turns=turns, budget=budget, seed=seed, embedder=emb, extractor=extractor, store_dir=Path(tmp)
         )
         payload["answers"] = []
-        if answers_limit:
+        if answers_limit or refine_with_model:
             llm = load_chat_model(model)
             try:
+                if refine_with_model:
+                    t = payload["thresholds"]
+                    base = Assessor(emb, replace(Thresholds(), domain=t["domain"], risky=t["risky"]))
+                    chosen_t, refined_score, rules_score = tune_refine(
+                        base, llm, [s for s in chosen if s.split == "tune"]
+                    )
+                    refined = run(
+                        chosen,
+                        turns=turns,
+                        budget=budget,
+                        seed=seed,
+                        embedder=emb,
+                        extractor=extractor,
+                        store_dir=Path(tmp),
+                        model=llm,
+                        refine_thresholds=chosen_t,
+                    )
+                    payload["refined"] = {
+                        "model": llm.name,
+                        "thresholds": vars(chosen_t),
+                        "tune_score": round(refined_score, 4),
+                        "rules_tune_score": round(rules_score, 4),
+                        "summary": refined["summary"],
+                        "rows": refined["rows"],
+                    }
                 sample = [s for s in chosen if s.split == answers_split][:answers_limit]
-                payload["answers"] = answers(
-                    sample,
-                    model=llm,
-                    turns=turns,
-                    seed=seed,
-                    emb=emb,
-                    extractor=extractor,
-                    store_dir=Path(tmp),
-                    max_tokens=max_tokens,
-                    methods=chosen_methods,
-                    judge=Judge(llm, calibrator=None),
+                payload["answers"] = (
+                    []
+                    if not sample
+                    else answers(
+                        sample,
+                        model=llm,
+                        turns=turns,
+                        seed=seed,
+                        emb=emb,
+                        extractor=extractor,
+                        store_dir=Path(tmp),
+                        max_tokens=max_tokens,
+                        methods=chosen_methods,
+                        judge=Judge(llm, calibrator=None),
+                    )
                 )
                 payload["answer_model"] = llm.name
                 payload["answers_split"] = answers_split

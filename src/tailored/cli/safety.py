@@ -14,22 +14,39 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from ..safety.consent import ALL
 from ..types import SensitiveUse
-from .common import DbOpt, EmbedderOpt, JsonOpt, TenantOpt, UserOpt, clip, console, open_engine, print_json, print_table
+from .common import (
+    DbOpt,
+    EmbedderOpt,
+    JsonOpt,
+    ModelOpt,
+    TenantOpt,
+    UserOpt,
+    clip,
+    console,
+    open_engine,
+    print_json,
+    print_table,
+)
 from .data import write_private
 
 
 def assess(
     request: Annotated[str, typer.Argument(help="The user's request, as they would send it.")],
     user: UserOpt,
+    refine: Annotated[
+        bool, typer.Option("--refine", help="Let the chat model (--model) refine the domain and the risk.")
+    ] = False,
+    model: ModelOpt = None,
     json_out: JsonOpt = False,
     db: DbOpt = None,
     tenant: TenantOpt = "default",
     embedder: EmbedderOpt = "minilm",
 ) -> None:
     """Assess REQUEST for USER: its domain, the risk for this user, the user's facts that bear
-    on it (memory and event ids) and the background worth asking for. No chat model."""
+    on it (memory and event ids) and the background worth asking for. No chat model unless
+    --refine."""
     with open_engine(db, tenant, embedder, create=False) as eng:
-        found = eng.assess(user, request)
+        found = eng.assess(user, request, refine=refine, model=model)
     if json_out:
         print_json(found)
         return

@@ -29,11 +29,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ..embed import Embedder
+from ..llm import ChatModel
 from ..errors import InvalidInput
 from ..text import fold
 from ..types import Profile, SearchHit, SearchMode
 from .consent import ALL, blocked
 from .domains import BY_NAME, RULES, Domain
+from .refine import Reading, RefineThresholds, read, refine
 from .sensitive import PROBES, Category, categories
 
 ANSWER_PREFIX = "safety_"
@@ -141,9 +143,16 @@ class Assessor:
     """Classifies requests and gathers the facts that matter (one per engine: it holds
     the example vectors)."""
 
-    def __init__(self, embedder: Embedder, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        thresholds: Thresholds | None = None,
+        refine_thresholds: RefineThresholds | None = None,
+    ) -> None:
         self.embedder = embedder
         self.thresholds = thresholds or Thresholds()
+        self.refine_thresholds = refine_thresholds or RefineThresholds()
+        self._readings: dict[tuple[str, str], Reading] = {}  # (model, request): a chat asks again
         self._phrases = {r.name: [re.compile(p) for p in r.phrases] for r in RULES}
         self._risky = {r.name: [re.compile(p) for p in r.risky] for r in RULES}
         examples = [(r.name, e) for r in RULES for e in r.examples]
@@ -172,6 +181,15 @@ class Assessor:
             risky_sim[r.name] = rbest
             risky_phrase[r.name] = risky
         return score, risky_sim, risky_phrase
+
+    def reading(self, model: ChatModel, request: str) -> Reading:
+        """The model's reading of ``request``, kept for the last 256 requests."""
+        key = (model.name, request)
+        if key not in self._readings:
+            if len(self._readings) >= 256:
+                self._readings.pop(next(iter(self._readings)))
+            self._readings[key] = read(model, request)
+        return self._readings[key]
 
     def classify(self, request: str, thresholds: Thresholds | None = None) -> tuple[Domain, float, bool, list[str]]:
         """The request's domain, its score, whether it is risky, and why."""
@@ -226,12 +244,24 @@ class Assessor:
                 )
         return found
 
-    def assess(self, source: SafetySource, user_id: str, request: str, off: frozenset[str] = frozenset()) -> Assessment:
+    def assess(
+        self,
+        source: SafetySource,
+        user_id: str,
+        request: str,
+        off: frozenset[str] = frozenset(),
+        model: ChatModel | None = None,
+    ) -> Assessment:
         """The assessment of ``request`` for ``user_id`` (see the module's docstring). Facts
-        of the categories the user switched ``off`` are neither used nor asked about."""
+        of the categories the user switched ``off`` are neither used nor asked about. With a
+        ``model``, its reading of the request refines the domain and the risky verdict
+        (``refine.py``); words of self-harm stay high whatever it reads."""
         if not isinstance(request, str) or not request.strip():
             raise InvalidInput("request is empty")
         domain, score, risky, reasons = self.classify(request)
+        if model is not None and not _CRISIS.search(fold(request)):
+            domain, risky, more = refine(domain, risky, self.reading(model, request), self.refine_thresholds)
+            reasons += more
         # A read: the profile as extracted so far (no extraction here); what the extractor has
         # not read yet is still found among the events by search.
         profile = source.profile(user_id, refresh=False) if domain != "general" else None
