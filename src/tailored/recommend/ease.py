@@ -61,8 +61,10 @@ class EASE(BaseRecommender):
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         data = self._data()
+        if getattr(self, "_active_of", None) is not self._recent:  # the columns that enter B, sliced once
+            self._recent_active, self._active_of = self._recent[:, self.active].tocsr(), self._recent
         out = np.zeros((len(users), data.n_items), dtype=np.float32)
-        out[:, self.active] = self._recent[users][:, self.active] @ self.weights
+        out[:, self.active] = self._recent_active[users] @ self.weights
         return out
 
     def _state(self) -> dict[str, np.ndarray]:
