@@ -271,14 +271,12 @@ def test_auto_asks_the_model_only_when_opted_in(monkeypatch: pytest.MonkeyPatch)
 def test_auto_sends_only_flagged_turns_to_the_model(minilm: Embedder) -> None:
     from tailored.testing import ScriptedChatModel
 
-    reply = (
-        '{"memories": [{"kind": "fact", "key": "occupation", "value": "paramedic", "polarity": "none",'
-        ' "text": "Works as a paramedic", "evidence": [2], "retract": false}]}'
-    )
+    reply = '{"notes": [[2, "Works night shifts as a paramedic"]]}'
     model = ScriptedChatModel([reply])
     auto = AutoExtractor(llm=True, model=model, fast=FastExtractor(embedder=minilm))
     found = auto.extract([event("Hi, how are you?", id=1), event("I work night shifts as a paramedic.", id=2)], [])
-    assert any(m.key == "occupation" and m.evidence == [2] for m in found)
+    assert any("paramedic" in m.text and m.evidence == [2] for m in found)
+    assert len(model.calls) == 1
     prompt = model.calls[0][-1].content
     assert "paramedic" in prompt and "how are you" not in prompt
 

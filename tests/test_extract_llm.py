@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tailored.errors import SchemaError
+from tailored.llm.base import GenerateOptions, Message
 from tailored.memory import load_extractor
 from tailored.memory.llm import LLMExtractor
 from tailored.testing import ScriptedChatModel
@@ -36,21 +37,8 @@ def turns(*texts: str, first_id: int = 10, role: str | None = "user") -> list[Ev
     ]
 
 
-def reply(*items: dict[str, Any]) -> str:
-    full = []
-    for item in items:
-        full.append(
-            {
-                "kind": "preference",
-                "value": item.get("key", ""),
-                "polarity": "none",
-                "text": "",
-                "evidence": [],
-                "retract": False,
-                **item,
-            }
-        )
-    return json.dumps({"memories": full})
+def reply(*notes: tuple[int, str]) -> str:
+    return json.dumps({"notes": [list(n) for n in notes]})
 
 
 def known(key: str, polarity: str | None, kind: str = "preference", value: str | None = None) -> Memory:
@@ -78,76 +66,44 @@ def known(key: str, polarity: str | None, kind: str = "preference", value: str |
     )
 
 
-def test_items_become_proposals_with_normalised_keys_and_event_times() -> None:
+def reader(model: ScriptedChatModel, **kw: Any) -> LLMExtractor:
+    """Every user turn to the model (the flagging is tested on its own below)."""
+    return LLMExtractor(model, flagged_only=False, **kw)
+
+
+def test_notes_become_proposals_with_normalised_keys_and_event_times() -> None:
     events = turns("Hi there", "I live in Lisbon", "I don't really like spicy foods")
-    model = ScriptedChatModel(
-        [
-            reply(
-                {"kind": "fact", "key": "City", "value": "Lisbon", "text": "Lives in Lisbon", "evidence": [11]},
-                {
-                    "key": "Spicy foods",
-                    "polarity": "dislike",
-                    "text": "Dislikes spicy food",
-                    "evidence": [12],
-                    "strength": 0.7,
-                },
-            )
-        ]
-    )
-    out = LLMExtractor(model).extract(events, [])
-    assert [(m.kind, m.key, m.value, m.polarity, m.evidence) for m in out] == [
-        ("fact", "location", "Lisbon", None, [11]),
-        ("preference", "spicy food", "spicy food", "dislike", [12]),
+    model = ScriptedChatModel([reply((11, "Lives in Lisbon"), (12, "Dislikes spicy foods"))])
+    out = reader(model).extract(events, [])
+    assert [(m.kind, m.key, m.polarity, m.text, m.evidence) for m in out] == [
+        ("fact", "lives in lisbon", None, "Lives in Lisbon", [11]),
+        ("preference", "spicy food", "dislike", "Dislikes spicy foods", [12]),
     ]
     assert out[0].valid_from == events[1].time and out[1].valid_from == events[2].time
-    assert out[1].strength == 0.7 and out[0].confidence == 0.7
 
 
-def test_unknown_evidence_ids_are_dropped_and_ungrounded_items_too() -> None:
+def test_unknown_evidence_ids_are_regrounded_or_dropped() -> None:
     events = turns("I love jazz", "I hate olives")
     model = ScriptedChatModel(
         [
             reply(
-                {"key": "jazz", "polarity": "like", "evidence": [10, 999, 10]},
-                {"key": "olives", "polarity": "dislike", "evidence": [999]},  # regrounded on the turn naming olives
-                {"key": "opera", "polarity": "like", "evidence": [12345]},  # no turn mentions it: dropped
+                (10, "Loves jazz"),
+                (999, "Hates olives"),  # regrounded on the turn naming olives
+                (12345, "Loves opera"),  # no turn mentions it: dropped
             )
         ]
     )
-    out = LLMExtractor(model).extract(events, [])
-    assert [(m.key, m.evidence) for m in out] == [("jazz", [10]), ("olive", [11])]
+    out = reader(model).extract(events, [])
+    assert [(m.key, m.polarity, m.evidence) for m in out] == [("jazz", "like", [10]), ("olive", "dislike", [11])]
 
 
-def test_memories_whose_turns_never_name_them_are_dropped() -> None:
+def test_notes_whose_turns_never_name_them_are_dropped() -> None:
     events = turns("I'm an old man and I ride horses", "My wheelchair is fast", "I turned 70 in May")
     model = ScriptedChatModel(
-        [
-            reply(
-                {"kind": "fact", "key": "age", "value": "70", "text": "Is 70", "evidence": [12]},
-                {
-                    "kind": "fact",
-                    "key": "location",
-                    "value": "Lisbon",
-                    "text": "Lives in Lisbon",
-                    "evidence": [10],
-                },  # the prompt's example
-                {"kind": "fact", "key": "name", "value": "unknown", "text": "Unknown name", "evidence": [10]},
-                {"kind": "fact", "key": "age", "value": "old man", "text": "Is an old man", "evidence": [10]},
-                {
-                    "key": "horse riding",
-                    "polarity": "like",
-                    "text": "Rides horses",
-                    "evidence": [11],
-                },  # wrong turn: regrounded
-            )
-        ]
+        [reply((12, "Turned 70 in May"), (10, "Lives in Lisbon"), (11, "Rides horses"))]  # Lisbon: the example
     )
-    out = LLMExtractor(model).extract(events, [])
-    assert [(m.key, m.value, m.evidence) for m in out] == [
-        ("age", "70", [12]),
-        ("age", "old man", [10]),
-        ("horse riding", "horse riding", [10]),
-    ]
+    out = reader(model).extract(events, [])
+    assert [(m.text, m.evidence) for m in out] == [("Turned 70 in May", [12]), ("Rides horses", [10])]
 
 
 def test_copied_chat_lines_and_sentences_about_others_are_dropped() -> None:
@@ -155,123 +111,52 @@ def test_copied_chat_lines_and_sentences_about_others_are_dropped() -> None:
         "Hi, I'm [User 1's name].",
         "I love turtles! His name was Leonardo.",
         "Me too! We can go play frisbee.",
-        "I love running too! It's so relaxing.",
-        "That's cool! I've never been to Ohio.",
+        "I love running too!",
     )
     model = ScriptedChatModel(
         [
             reply(
-                {"kind": "fact", "key": "name", "value": "me", "text": "Hi, I'm [User 1's name", "evidence": [10]},
-                {"key": "turtles", "polarity": "like", "text": "Likes turtles", "evidence": [11]},
-                {"key": "red-eared slider", "polarity": "like", "text": "His name was Leonardo", "evidence": [11]},
-                {"key": "frisbee", "polarity": "like", "text": "Me too! We can go play frisbee", "evidence": [12]},
-                {
-                    "key": "running",
-                    "polarity": "like",
-                    "text": "I love running too! It's so relaxing",
-                    "evidence": [13],
-                },
-                {
-                    "kind": "fact",
-                    "key": "favorite place",
-                    "value": "Ohio",
-                    "text": "I've never been to Ohio",
-                    "evidence": [14],
-                },
-                {"key": "ohio", "polarity": "like", "text": "That's cool! I've never been to Ohio", "evidence": [14]},
+                (10, "Hi, I'm [User 1's name"),
+                (11, "Likes turtles"),
+                (11, "His name was Leonardo"),
+                (12, "Me too! We can go play frisbee"),
+                (13, "I love running"),
             )
         ]
     )
-    out = LLMExtractor(model).extract(events, [])
-    assert [m.text for m in out] == ["Likes turtles", "Likes running"]  # the first-person line, written as a note
+    out = reader(model).extract(events, [])
+    assert [m.text for m in out] == ["Likes turtles", "Loves running"]  # the first-person line, as a note
 
 
-def test_items_the_schema_allows_but_that_make_no_sense_are_skipped() -> None:
+def test_malformed_notes_are_skipped() -> None:
     events = turns("I love jazz")
-    raw = json.dumps(
-        {
-            "memories": [
-                {
-                    "kind": "preference",
-                    "key": "jazz",
-                    "value": "jazz",
-                    "polarity": "none",
-                    "text": "",
-                    "evidence": [10],
-                    "retract": False,
-                },
-                {
-                    "kind": "preference",
-                    "key": " ",
-                    "value": "x",
-                    "polarity": "like",
-                    "text": "",
-                    "evidence": [10],
-                    "retract": False,
-                },
-                {
-                    "kind": "preference",
-                    "key": "jazz",
-                    "value": "jazz",
-                    "polarity": "like",
-                    "text": "",
-                    "evidence": [10],
-                    "retract": False,
-                    "strength": 7,
-                    "confidence": -1,
-                },
-            ]
-        }
-    )
-    (mem,) = LLMExtractor(ScriptedChatModel([raw])).extract(events, [])
-    assert (mem.key, mem.polarity, mem.strength, mem.confidence, mem.text) == ("jazz", "like", 1.0, 0.0, "Likes jazz")
+    raw = json.dumps({"notes": [[10, ""], [10, "x"], [10, "Loves jazz"]]})
+    (mem,) = reader(ScriptedChatModel([raw])).extract(events, [])
+    assert (mem.key, mem.polarity, mem.text) == ("jazz", "like", "Loves jazz")
 
 
 def test_a_like_contradicting_a_negation_is_corrected() -> None:
     events = turns("I don't like sushi at all", "I don't eat pork")
-    model = ScriptedChatModel(
-        [
-            reply(
-                {"key": "sushi", "polarity": "like", "text": "Likes sushi", "evidence": [10]},
-                {"key": "pork", "polarity": "like", "text": "Likes pork", "evidence": [11]},
-            )
-        ]
-    )
-    out = LLMExtractor(model).extract(events, [])
+    model = ScriptedChatModel([reply((10, "Likes sushi"), (11, "Likes pork"))])
+    out = reader(model).extract(events, [])
     assert [(m.key, m.polarity) for m in out] == [("sushi", "dislike"), ("pork", "avoid")]
     assert not any("Likes" in m.text for m in out)
-    unchecked = LLMExtractor(
-        ScriptedChatModel([reply({"key": "sushi", "polarity": "like", "evidence": [10]})]), check_stance=False
-    ).extract(events[:1], [])
+    unchecked = reader(ScriptedChatModel([reply((10, "Likes sushi"))]), check_stance=False).extract(events[:1], [])
     assert unchecked[0].polarity == "like"
 
 
 def test_retractions_pass_and_known_memories_are_not_repeated() -> None:
     events = turns("I don't like sushi anymore", "I still love jazz")
-    model = ScriptedChatModel(
-        [
-            reply(
-                {
-                    "key": "sushi",
-                    "polarity": "like",
-                    "text": "No longer likes sushi",
-                    "evidence": [10],
-                    "retract": True,
-                },
-                {"key": "jazz", "polarity": "like", "text": "Loves jazz", "evidence": [11]},
-            )
-        ]
-    )
+    model = ScriptedChatModel([reply((10, "No longer likes sushi"), (11, "Likes jazz"))])
     profile = [known("sushi", "like"), known("jazz", "like")]
-    out = LLMExtractor(model).extract(events, profile)
+    out = reader(model).extract(events, profile)
     assert [(m.key, m.polarity, m.retract) for m in out] == [("sushi", "like", True)]
 
 
 def test_batches_hold_numbered_user_turns_and_the_profile() -> None:
     events = turns(*[f"message {i}" for i in range(5)]) + turns("assistant text", first_id=50, role="assistant")
     model = ScriptedChatModel([reply(), reply(), reply()])
-    ex = LLMExtractor(model, batch_turns=2)
-    ex.extract(events, [known("tea", "like")])
+    reader(model, batch_turns=2).extract(events, [known("tea", "like")])
     assert len(model.calls) == 3  # 5 user turns in batches of 2; the assistant turn is not read
     prompts = [call[-1].content for call in model.calls]
     assert "[10] message 0" in prompts[0] and "[11] message 1" in prompts[0] and "[12]" not in prompts[0]
@@ -279,20 +164,55 @@ def test_batches_hold_numbered_user_turns_and_the_profile() -> None:
     assert all("tea" in p.split("New messages")[0] for p in prompts)
     assert all("assistant text" not in p for p in prompts)
     system = model.calls[0][0]
-    assert system.role == "system" and "dislike" in system.content and "NEVER" in system.content
-    assert '"memories"' in system.content  # the schema is in the prompt
+    assert system.role == "system" and "Dislikes" in system.content and "never" in system.content
+    assert '"notes"' in system.content  # the schema is in the prompt
+
+
+def test_the_prompt_prefix_is_the_same_for_every_call() -> None:
+    """Everything before the known memories is byte-identical, so llama.cpp can keep it."""
+    model = ScriptedChatModel([reply(), reply()])
+    reader(model).extract(turns("I keep bees"), [])
+    reader(model).extract(turns("I sail", first_id=40), [known("tea", "like")])
+    first, second = model.calls
+    assert first[:-1] == second[:-1]
+    assert first[-1].content.split("Known notes:")[0] == second[-1].content.split("Known notes:")[0]
+
+
+def test_one_call_per_session_of_flagged_turns(minilm: Any) -> None:
+    from tailored.memory.fast import FastExtractor
+
+    events = [
+        e.model_copy(update={"session_id": sid})
+        for e, sid in zip(
+            turns(
+                "Hi there, how are you today?",
+                "I restore vintage motorcycles in my garage on weekends.",
+                "I grew up on a sheep farm in Wales.",
+                "What do you do for a living?",
+                "I work night shifts as a paramedic.",
+            ),
+            ["a", "a", "a", "b", "b"],
+            strict=True,
+        )
+    ]
+    model = ScriptedChatModel([reply(), reply()])
+    LLMExtractor(model, fast=FastExtractor(embedder=minilm)).extract(events, [])
+    assert len(model.calls) == 2  # session a, then session b
+    first, second = (call[-1].content.split("New messages")[1] for call in model.calls)
+    assert "[11]" in first and "[12]" in first and "[10]" not in first  # chit-chat never reaches the model
+    assert "[14]" in second and "[13]" not in second
 
 
 def test_no_user_turns_means_no_call() -> None:
     model = ScriptedChatModel([])
-    assert LLMExtractor(model).extract(turns("hello", role="assistant"), []) == []
+    assert reader(model).extract(turns("hello", role="assistant"), []) == []
     assert model.calls == []
 
 
 def test_output_that_never_parses_is_a_schema_error() -> None:
-    model = ScriptedChatModel(["not json", '{"memories": "nope"}'])
+    model = ScriptedChatModel(["not json", '{"notes": "nope"}'])
     with pytest.raises(SchemaError):
-        LLMExtractor(model).extract(turns("I love jazz"), [])
+        reader(model).extract(turns("I love jazz"), [])
 
 
 def test_a_batch_whose_output_never_parses_is_asked_again_in_halves() -> None:
@@ -300,12 +220,12 @@ def test_a_batch_whose_output_never_parses_is_asked_again_in_halves() -> None:
     model = ScriptedChatModel(
         [
             "not json",
-            '{"memories": [{"kind": "pref',  # cut off mid-answer, twice
-            reply({"key": "jazz", "polarity": "like", "evidence": [10]}),
-            reply({"key": "olives", "polarity": "dislike", "evidence": [11]}),
+            '{"notes": [[10, "Lov',  # cut off mid-answer, twice
+            reply((10, "Loves jazz")),
+            reply((11, "Hates olives")),
         ]
     )
-    out = LLMExtractor(model).extract(events, [])
+    out = reader(model).extract(events, [])
     assert [(m.key, m.polarity, m.evidence) for m in out] == [("jazz", "like", [10]), ("olive", "dislike", [11])]
     assert len(model.calls) == 4 and "[11]" not in model.calls[2][-1].content
 
@@ -322,9 +242,21 @@ def test_real_model_reads_the_stance_of_a_negative_preference() -> None:
 
     model = LlamaCppChatModel(MODEL_FILE, n_ctx=2048)
     try:
-        ex = LLMExtractor(model, max_tokens=200, check_stance=False)  # the model's own reading, uncorrected
+        ex = LLMExtractor(model, max_tokens=200, check_stance=False, flagged_only=False)  # the model's own reading
         events = turns("Hi! I live in Porto.", "I really don't like mushrooms, they are slimy.")
         out = ex.extract(events, [])
+        assert model.usage["calls"] == 1 and model.usage["completion_tokens"] > 0
+        # the lazily checked grammar decodes what llama-cpp-python's own grammar path decodes
+        schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}}, "required": ["city"]}
+        ask = [Message(role="user", content="Where does the user live? I live in Porto.")]
+        ours = model._complete(ask, GenerateOptions(max_tokens=16, schema=schema)).text
+        theirs = model._llm.create_chat_completion(
+            messages=[m.model_dump() for m in ask],
+            max_tokens=16,
+            temperature=0.0,
+            response_format={"type": "json_object", "schema": schema},
+        )["choices"][0]["message"]["content"]
+        assert json.loads(ours) == json.loads(theirs)
     finally:
         model.close()
     mushrooms = [m for m in out if "mushroom" in m.key]

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -39,6 +39,9 @@ from rich.table import Table
 
 from ..errors import InvalidInput, TailoredError
 from ..memory.base import Extractor
+
+if TYPE_CHECKING:
+    from ..memory.llm import LLMExtractor
 from ..types import Event, Memory, MemoryIn
 from .common import OutOpt, data_dir, machine, progress_columns, require, write_json
 from .report import table
@@ -163,6 +166,7 @@ class Report:
     model: str | None = None
     stated: float = 0.0  # share of gold lines some user sentence states
     recall_stated: float = 0.0  # recall among those
+    model_usage: dict[str, int] | None = None  # llm: calls, turns read, prompt tokens (and reused), answer tokens
 
 
 def prf(scored: list[Scored], threshold: float) -> tuple[float, float, float]:
@@ -447,12 +451,13 @@ def run_benchmark(
     conversations = load_persona_chat(folder, split)[: limit or DEFAULT_LIMIT[extractor_name]]
     extractor: Extractor
     model_name = None
+    reader: LLMExtractor | None = None  # the model reader, for its token counts
     if extractor_name == "llm":
         from ..memory.llm import LLMExtractor
 
         llm = LLMExtractor(model, batch_turns=batch_turns)
         model_name = llm.model.name
-        extractor = llm
+        extractor = reader = llm
     elif extractor_name == "fast":
         from ..memory.fast import FastExtractor
 
@@ -462,6 +467,7 @@ def run_benchmark(
 
         auto = AutoExtractor(llm=model is not None, model=model)
         model_name = auto.llm.model.name if auto.use_llm else None
+        reader = auto.llm if auto.use_llm else None
         extractor = auto
     elif extractor_name == "verbatim":
         extractor = VerbatimExtractor()
@@ -471,6 +477,9 @@ def run_benchmark(
         extractor = RulesExtractor()
     embedder = load_embedder("minilm")
     scored = run(extractor, conversations, embedder.embed, progress)
+    usage = None
+    if reader is not None:
+        usage = {**getattr(reader.model, "usage", {}), "turns_read": reader.turns_read}
     p, r, f = prf(scored, threshold)
     stated, recall_stated = stated_recall(scored, threshold)
     grid = {f"{t:.2f}": dict(zip(("precision", "recall", "f1"), prf(scored, t))) for t in (0.5, 0.55, 0.6, 0.65, 0.7)}
@@ -493,6 +502,7 @@ def run_benchmark(
         at_thresholds=grid,
         examples=examples(scored, threshold),
         model=model_name,
+        model_usage=usage,
         stated=stated,
         recall_stated=recall_stated,
     )

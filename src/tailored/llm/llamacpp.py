@@ -7,6 +7,7 @@ prompt position.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from collections.abc import Iterator
@@ -135,6 +136,9 @@ class LlamaCppChatModel(ChatModel):
         # the tokens whose keys and values the context still holds after the last scoring,
         # so that prompts sharing a prefix (one question, several candidate answers) reuse it
         self._scored: list[int] | None = None
+        # what generation cost since loading: prompt tokens, those whose keys and values were
+        # kept from the previous call (a shared prefix is not evaluated again) and answer tokens
+        self.usage: dict[str, int] = {"calls": 0, "prompt_tokens": 0, "reused_tokens": 0, "completion_tokens": 0}
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
@@ -167,14 +171,106 @@ class LlamaCppChatModel(ChatModel):
             raise ModelError(f"{self.name} failed: {exc}") from exc
 
     def _complete(self, messages: list[Message], options: GenerateOptions) -> Completion:
+        if options.schema is not None and options.temperature == 0:
+            return self._complete_json(messages, options)
+        llm = self._llm
+        cached = list(llm._input_ids[: llm.n_tokens]) if llm is not None and llm.n_tokens > 0 else []
         out = self._call(**self._kwargs(messages, options))
         choice = out["choices"][0]
         usage = out.get("usage") or {}
+        prompt = int(usage.get("prompt_tokens", 0))
+        if cached and prompt and self._llm is not None:  # the prefix llama.cpp kept, as generate() finds it
+            reused = min(_shared_prefix(cached, list(self._llm._input_ids[:prompt])), prompt - 1)
+        else:
+            reused = 0
+        self.usage["calls"] += 1
+        self.usage["prompt_tokens"] += prompt
+        self.usage["reused_tokens"] += max(0, reused)
+        self.usage["completion_tokens"] += int(usage.get("completion_tokens", 0))
         return Completion(
             text=choice["message"].get("content") or "",
             prompt_tokens=usage.get("prompt_tokens", 0),
             completion_tokens=usage.get("completion_tokens", 0),
             finish_reason=choice.get("finish_reason"),
+            model=self.name,
+        )
+
+    def _complete_json(self, messages: list[Message], options: GenerateOptions) -> Completion:
+        """Greedy decoding constrained by the schema's grammar, checking the grammar lazily.
+
+        llama-cpp-python runs the grammar over the whole vocabulary (150,000 tokens for
+        Qwen2.5) at every step, which on a CPU costs more than the model's own step. Here the
+        likeliest token is tried against the grammar alone and the whole vocabulary is
+        filtered only when it is refused (llama.cpp's own samplers do the same). Greedy over
+        the grammar's tokens picks the same token either way, so answers do not change.
+        The prompt's longest prefix shared with the previous call keeps its keys and values
+        (only the rest is evaluated), as ``Llama.generate`` does."""
+        import json as _json
+
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        llm, lib = self._llm, self._lib
+        if llm is None:
+            raise ModelError(f"{self.name} is closed")
+        assert options.schema is not None
+        tokens = llm.tokenize(self.prompt_text(messages).encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) + options.max_tokens > self.context_window:
+            raise ModelError(
+                f"{self.name}: the prompt has {len(tokens)} tokens and the answer may take "
+                f"{options.max_tokens}; the window is {self.context_window}"
+            )
+        grammar = LlamaGrammar.from_json_schema(_json.dumps(options.schema), verbose=False)
+        vocab = lib.llama_model_get_vocab(llm.model)
+        sampler = lib.llama_sampler_init_grammar(vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+        if not sampler:
+            raise ModelError(f"{self.name}: llama.cpp cannot build a grammar for this schema")
+        n_vocab = llm.n_vocab()
+        one = (lib.llama_token_data * 1)()
+        cached = list(llm._input_ids[: llm.n_tokens]) if llm.n_tokens > 0 else []
+        keep = min(_shared_prefix(cached, tokens), len(tokens) - 1) if cached else 0
+        self._scored = None
+        out: list[int] = []
+        finish = "length"
+        try:
+            llm.n_tokens = keep  # eval drops the cache past this point and decodes the rest
+            llm.eval(tokens[keep:])
+            for _ in range(options.max_tokens):
+                logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llm.ctx, -1), shape=(n_vocab,))
+                tok = int(np.argmax(logits))
+                one[0] = lib.llama_token_data(tok, float(logits[tok]), 0.0)
+                probe = lib.llama_token_data_array(one, 1, -1, False)
+                lib.llama_sampler_apply(sampler, ctypes.byref(probe))
+                if not np.isfinite(one[0].logit):  # refused: filter every token, take the best left
+                    data = (lib.llama_token_data * n_vocab)()
+                    view = np.ctypeslib.as_array(data)
+                    view["id"] = np.arange(n_vocab)
+                    view["logit"] = logits
+                    full = lib.llama_token_data_array(data, n_vocab, -1, False)
+                    lib.llama_sampler_apply(sampler, ctypes.byref(full))
+                    tok = int(view["id"][int(np.argmax(view["logit"]))])
+                    if not np.isfinite(view["logit"].max()):
+                        finish = "stop"
+                        break
+                if lib.llama_vocab_is_eog(vocab, tok):
+                    finish = "stop"
+                    break
+                lib.llama_sampler_accept(sampler, tok)
+                out.append(tok)
+                llm.eval([tok])
+        except RuntimeError as exc:
+            raise ModelError(f"{self.name} failed: {exc}") from exc
+        finally:
+            lib.llama_sampler_free(sampler)
+        text = llm.detokenize(out).decode("utf-8", "replace")
+        self.usage["calls"] += 1
+        self.usage["prompt_tokens"] += len(tokens)
+        self.usage["reused_tokens"] += keep
+        self.usage["completion_tokens"] += len(out)
+        return Completion(
+            text=text,
+            prompt_tokens=len(tokens),
+            completion_tokens=len(out),
+            finish_reason=finish,
             model=self.name,
         )
 

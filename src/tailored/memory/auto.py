@@ -68,7 +68,7 @@ class AutoExtractor(Extractor):
         if self._llm is None:
             from .llm import LLMExtractor
 
-            self._llm = LLMExtractor(self._model)
+            self._llm = LLMExtractor(self._model, flagged_only=False)  # extract() passes the flagged turns
         return self._llm
 
     def extract(self, events: Sequence[Event], profile: Sequence[Memory]) -> list[MemoryIn]:

@@ -1,9 +1,16 @@
-"""LLM extraction: a chat model reads batches of the user's turns and returns memories as JSON.
+"""LLM extraction: a chat model reads the user's disclosing turns and returns memories as JSON.
 
-Each call gets up to ``batch_turns`` of the user's own turns, each numbered with its event
-id, and the user's current profile, so the model can return what is new, what changed and
-what the user no longer holds (``retract``) instead of repeating what is known. The output
-is constrained to ``SCHEMA`` and then checked here, item by item:
+Only the turns in which the fast path's classifier flags a disclosure go to the model
+(``flagged_only``; chit-chat and questions never cost a call), and one session's flagged
+turns go in one call (at most ``batch_turns``), each numbered with its event id, after the
+user's current profile, so the model can return what is new, what changed and what the
+user no longer holds (``no longer``: a retraction) instead of repeating what is known.
+
+The prompt starts with a fixed prefix (the instructions, the schema and a worked example,
+byte-identical from call to call) so that llama.cpp keeps its keys and values between calls
+and evaluates only what follows it. The output is constrained to ``SCHEMA`` by llama.cpp's
+JSON-schema grammar and kept short (evidence, stance, text; the kind and key are read here
+from the stance and the text), then checked here, item by item:
 
 - a text that copies a chat line ("Hi, ...", "Me too! ...", "That's cool! ...") or speaks of
   someone else ("His name was ...") is dropped, as is one holding a template slot ("[User
@@ -23,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SchemaError
 from ..llm.base import ChatModel
@@ -31,113 +38,62 @@ from ..text import neutral_line
 from ..types import Event, Memory, MemoryIn, Polarity
 from .base import Extractor
 from .normalize import clean_phrase, normalize_key
+from .phrase import phrase, rewrite
 from .rules import RulesExtractor
 
+if TYPE_CHECKING:
+    from .fast import FastExtractor
+
+MAX_NOTES = 24
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "memories": {
+        "notes": {
             "type": "array",
+            "maxItems": MAX_NOTES,
             "items": {
-                "type": "object",
-                "properties": {
-                    "kind": {"type": "string", "enum": ["fact", "preference"]},
-                    "key": {"type": "string"},
-                    "value": {"type": "string"},
-                    "polarity": {"type": "string", "enum": ["like", "dislike", "avoid", "none"]},
-                    "text": {"type": "string"},
-                    "evidence": {"type": "array", "items": {"type": "integer"}},
-                    "retract": {"type": "boolean"},
-                    "strength": {"type": "number"},
-                    "confidence": {"type": "number"},
-                    "multi": {"type": "boolean"},
-                },
-                "required": ["kind", "key", "value", "polarity", "text", "evidence", "retract"],
+                "type": "array",
+                "prefixItems": [{"type": "integer"}, {"type": "string", "maxLength": 90}],
+                "minItems": 2,
+                "maxItems": 2,
             },
         }
     },
-    "required": ["memories"],
+    "required": ["notes"],
 }
-"""What the model must return: ``{"memories": [...]}``, each item a ``MemoryIn`` in JSON."""
+"""What the model must return: ``{"notes": [[12, "Loves hiking"], [13, "Does not eat meat"]]}``,
+each note the number of the message it comes from and a short third-person sentence. Small on
+purpose: on a CPU every answer token costs tens of milliseconds, so the kind, key, value and
+stance are read here from the sentence (``phrase``: "Does not eat meat" is an avoidance), not
+written by the model. The bounds (notes, sentence length) keep a looping model inside the
+answer budget, so the grammar-constrained output always closes and parses."""
 
-SYSTEM = """You extract lasting facts and preferences about the USER from the user's own chat messages.
+SYSTEM = """You write short notes about the USER from the user's own chat messages.
 
 Rules:
-- Only what the user states about themself: their likes, dislikes, things they avoid, habits, job, home, family, pets, diet, allergies, age, name, studies, hobbies. Skip greetings, questions, small talk and what they say about other people.
-- STANCE IS EVERYTHING. "I don't like X", "I hate X", "I can't stand X", "X is not for me", "I'm not a fan of X" are polarity "dislike". "I don't eat X", "I avoid X", "I'm allergic to X" are polarity "avoid". A sentence with not/never/don't/no longer is NEVER a "like". Most preference statements people make are negative: read every negation before you choose the polarity.
-- "I don't like X anymore", "I used to like X", "I'm not into X anymore": the user no longer likes X, so output that preference with "retract": true.
-- The user's known memories are listed first. Do not repeat them. Output a memory again only if it changed (new value, new stance) or must be retracted.
-- kind "fact" (polarity "none") for attributes: key is one of location, hometown, occupation, workplace, name, age, relationship, children, pet, diet, allergy, education, or another short attribute name. kind "preference" for likes, dislikes and avoidances: key is the topic in a few lower-case words ("spicy food", "jazz", "hiking").
-- text is a short sentence about the user in the third person, e.g. "Dislikes spicy food", "Lives in Lisbon", "Has a dog named Rex".
-- evidence lists the numbers of the messages the memory comes from.
-- If nothing is worth keeping, return {"memories": []}."""
+- Only what the user states about themself: likes, dislikes, things they avoid, habits, job, home, family, pets, diet, allergies, age, name, studies, hobbies, past. Skip greetings, questions, small talk and what they say about other people.
+- One note per fact: the number of the message it comes from, then a short sentence about the user in the third person, in the user's words: "Has a dog named Rex", "Works as a nurse".
+- Keep the stance exactly: "Loves jazz", "Dislikes spicy food", "Does not eat meat", "Is allergic to nuts", "No longer likes coffee". A message with not/never/don't never gives a "Likes" note.
+- The user's known notes are listed first. Do not repeat them.
+- If nothing is worth keeping, return {"notes": []}."""
 
-EXAMPLE_USER = """Known memories:
-- preference like: coffee (Likes coffee)
+EXAMPLE_USER = """Known notes:
+- Likes coffee
 
 New messages from the user:
 [101] Hi! I'm a nurse and I live in Lisbon with my cat Mia.
 [102] Honestly I don't really like spicy food.
-[103] What about you, do you cook?
 [104] I used to love coffee but these days I drink tea."""
 
 EXAMPLE_ANSWER = json.dumps(
     {
-        "memories": [
-            {
-                "kind": "fact",
-                "key": "occupation",
-                "value": "nurse",
-                "polarity": "none",
-                "text": "Works as a nurse",
-                "evidence": [101],
-                "retract": False,
-            },
-            {
-                "kind": "fact",
-                "key": "location",
-                "value": "Lisbon",
-                "polarity": "none",
-                "text": "Lives in Lisbon",
-                "evidence": [101],
-                "retract": False,
-            },
-            {
-                "kind": "fact",
-                "key": "pet",
-                "value": "cat named Mia",
-                "polarity": "none",
-                "text": "Has a cat named Mia",
-                "evidence": [101],
-                "retract": False,
-            },
-            {
-                "kind": "preference",
-                "key": "spicy food",
-                "value": "spicy food",
-                "polarity": "dislike",
-                "text": "Dislikes spicy food",
-                "evidence": [102],
-                "retract": False,
-            },
-            {
-                "kind": "preference",
-                "key": "coffee",
-                "value": "coffee",
-                "polarity": "like",
-                "text": "No longer likes coffee",
-                "evidence": [104],
-                "retract": True,
-            },
-            {
-                "kind": "preference",
-                "key": "tea",
-                "value": "tea",
-                "polarity": "like",
-                "text": "Drinks tea",
-                "evidence": [104],
-                "retract": False,
-            },
+        "notes": [
+            [101, "Works as a nurse"],
+            [101, "Lives in Lisbon"],
+            [101, "Has a cat named Mia"],
+            [102, "Dislikes spicy food"],
+            [104, "No longer likes coffee"],
+            [104, "Drinks tea"],
         ]
     }
 )
@@ -196,7 +152,10 @@ class LLMExtractor(Extractor):
         A ``ChatModel``, a model spec for ``load_chat_model`` or ``None`` for the default
         local model (loaded at first use).
     batch_turns
-        User turns per model call.
+        Most user turns per model call (one session's flagged turns go together).
+    flagged_only
+        Send only the turns the fast path's classifier flags (``fast``, the shipped one by
+        default); False sends every user turn (``auto`` flags them itself).
     max_profile
         Most known memories shown to the model (the most recently updated first).
     max_tokens
@@ -212,9 +171,9 @@ class LLMExtractor(Extractor):
     >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
     >>> ev = Event(id=5, tenant="t", user_id="ana", kind="message", role="user",
     ...            text="I can't stand olives.", time=t, ingested_at=t)
-    >>> reply = '{"memories": [{"kind": "preference", "key": "Olives", "value": "olives", "polarity": "dislike",'
-    >>> reply += ' "text": "Dislikes olives", "evidence": [5, 99], "retract": false}]}'
-    >>> [(m.key, m.polarity, m.evidence) for m in LLMExtractor(ScriptedChatModel([reply])).extract([ev], [])]
+    >>> reply = '{"notes": [[5, "Dislikes olives"], [99, "Dislikes olives"]]}'
+    >>> model = ScriptedChatModel([reply])
+    >>> [(m.key, m.polarity, m.evidence) for m in LLMExtractor(model, flagged_only=False).extract([ev], [])]
     [('olive', 'dislike', [5])]
     """
 
@@ -227,8 +186,10 @@ class LLMExtractor(Extractor):
         *,
         batch_turns: int = 16,
         max_profile: int = 40,
-        max_tokens: int = 1024,
+        max_tokens: int = 512,
         check_stance: bool = True,
+        flagged_only: bool = True,
+        fast: FastExtractor | None = None,
     ) -> None:
         if batch_turns < 1:
             from ..errors import InvalidInput
@@ -240,6 +201,9 @@ class LLMExtractor(Extractor):
         self.max_profile = max_profile
         self.max_tokens = max_tokens
         self.check_stance = check_stance
+        self.flagged_only = flagged_only
+        self.turns_read = 0  # turns sent to the model so far
+        self._fast = fast
         self._rules = RulesExtractor()
 
     @property
@@ -256,11 +220,26 @@ class LLMExtractor(Extractor):
 
     # -- extraction ----------------------------------------------------------------------
 
+    @property
+    def fast(self) -> FastExtractor:
+        if self._fast is None:
+            from .fast import FastExtractor
+
+            self._fast = FastExtractor()
+        return self._fast
+
     def extract(self, events: Sequence[Event], profile: Sequence[Memory]) -> list[MemoryIn]:
         turns = [e for e in events if _is_users_own(e)]
+        if self.flagged_only and turns:
+            flagged = {e.id for e, _, _ in self.fast.flagged(turns)}
+            turns = [e for e in turns if e.id in flagged]
+        sessions: dict[str | None, list[Event]] = {}
+        for e in turns:  # one call per session (in order of first turn), split only past batch_turns
+            sessions.setdefault(e.session_id, []).append(e)
         out: list[MemoryIn] = []
-        for start in range(0, len(turns), self.batch_turns):
-            out.extend(self.extract_batch(turns[start : start + self.batch_turns], profile))
+        for session in sessions.values():
+            for start in range(0, len(session), self.batch_turns):
+                out.extend(self.extract_batch(session[start : start + self.batch_turns], profile))
         return out
 
     def extract_batch(self, batch: Sequence[Event], profile: Sequence[Memory]) -> list[MemoryIn]:
@@ -271,6 +250,7 @@ class LLMExtractor(Extractor):
         turns it covered, not the batch."""
         if not batch:
             return []
+        self.turns_read += len(batch)
         try:
             raw = self.model.generate_json(
                 self.messages(batch, profile), SCHEMA, system=SYSTEM, max_tokens=self.max_tokens
@@ -280,11 +260,12 @@ class LLMExtractor(Extractor):
                 raise
             half = len(batch) // 2
             return self.extract_batch(batch[:half], profile) + self.extract_batch(batch[half:], profile)
-        items = raw.get("memories", []) if isinstance(raw, dict) else []
+        items = raw.get("notes", []) if isinstance(raw, dict) else []
         return self.validate(items, batch, profile)
 
     def messages(self, batch: Sequence[Event], profile: Sequence[Memory]) -> list[dict[str, str]]:
-        """The prompt: a worked example, then the known memories and the numbered new turns."""
+        """The prompt: a worked example (fixed, so its keys and values are computed once per
+        model and reused), then the known memories and the numbered new turns."""
         return [
             {"role": "user", "content": EXAMPLE_USER},
             {"role": "assistant", "content": EXAMPLE_ANSWER},
@@ -294,15 +275,10 @@ class LLMExtractor(Extractor):
     def _prompt(self, batch: Sequence[Event], profile: Sequence[Memory]) -> str:
         known = [m for m in profile if m.status == "active"]
         known.sort(key=lambda m: m.updated_at, reverse=True)
-        lines = ["Known memories:"]
+        lines = ["Known notes:"]
         for m in known[: self.max_profile]:
-            stance = m.polarity or "fact"
-            key, value, text = neutral_line(m.key), neutral_line(m.value), neutral_line(m.text)
-            lines.append(
-                f"- {m.kind} {stance}: {key} = {value} ({text})"
-                if m.kind == "fact"
-                else f"- {m.kind} {stance}: {key} ({text})"
-            )
+            note = m.text or (f"{m.key}: {m.value}" if m.kind == "fact" else f"{m.polarity} {m.key}")
+            lines.append(f"- {neutral_line(note)}")
         if len(lines) == 1:
             lines.append("(none yet)")
         lines += ["", "New messages from the user:"]
@@ -331,6 +307,8 @@ class LLMExtractor(Extractor):
         return out
 
     def _one(self, item: Any, by_id: dict[int, Event], negatives: dict[tuple[int, str], MemoryIn]) -> MemoryIn | None:
+        if isinstance(item, list):
+            item = expand(item)
         if not isinstance(item, dict):
             return None
         kind = item.get("kind")
@@ -405,6 +383,41 @@ class LLMExtractor(Extractor):
                 if mem.kind == "preference" and mem.polarity in ("dislike", "avoid") and not mem.retract:
                     found[(event.id, mem.key)] = mem
         return found
+
+
+def expand(note: Any) -> dict[str, Any] | None:
+    """A note (message number, sentence) as a full item: kind, key, value and stance read
+    from the sentence the way the fast path reads a clause (``phrase``); "No longer ..." is
+    a retraction.
+
+    Examples
+    --------
+    >>> e = expand([3, "Dislikes olives"])
+    >>> e["kind"], e["key"], e["polarity"], e["evidence"]
+    ('preference', 'olive', 'dislike', [3])
+    >>> e = expand([4, "I have a dog named Rex"])
+    >>> e["kind"], e["text"]
+    ('fact', 'Has a dog named Rex')
+    >>> e = expand([5, "No longer likes coffee"])
+    >>> e["key"], e["polarity"], e["retract"]
+    ('coffee', 'like', True)
+    """
+    if not isinstance(note, list | tuple) or len(note) != 2:
+        return None
+    eid, raw = note
+    text = clean_phrase(str(raw or ""))
+    if not text:
+        return None
+    if _FIRST_PERSON.match(text):
+        text = rewrite(text)  # "I love running" -> "Loves running": the note, not the chat line
+    gone = re.match(r"^no longer\s+", text, re.I)
+    p = phrase(text[gone.end() :] if gone else text)
+    if p is None:
+        return None
+    out: dict[str, Any] = {"evidence": [eid], "text": text, "retract": bool(gone)}
+    if p.kind == "fact" or p.polarity is None:
+        return {**out, "kind": "fact", "key": p.key, "value": text, "polarity": "none"}
+    return {**out, "kind": "preference", "key": p.key, "value": p.value, "polarity": p.polarity}
 
 
 def _is_users_own(event: Event) -> bool:
