@@ -767,15 +767,19 @@ class Engine:
         *,
         calibrator: Calibrator | Literal["auto"] | None = "auto",
         threshold: float | None = None,
+        method: Literal["pointwise", "pairwise"] = "pointwise",
     ) -> Judge:
         """A personalized judge that knows this engine's users (of this tenant).
 
         ``eng.judge().compare("ana", query, a, b)`` says which response Ana would prefer,
         with a probability; ``compare(Persona(text=...), ...)`` judges for free text. The
         model is loaded once per engine, as for ``chat``; ``calibrator="auto"`` uses the one
-        saved for the model's name. See ``tailored.judge.Judge``.
+        saved for the model's name. ``method``: ``pointwise`` reads each response alone (no
+        position bias), ``pairwise`` reads the pair in both orders. See ``tailored.judge.Judge``.
         """
-        return Judge(self._chat_model(model), _JudgeProfiles(self), calibrator=calibrator, threshold=threshold)
+        return Judge(
+            self._chat_model(model), _JudgeProfiles(self), calibrator=calibrator, threshold=threshold, method=method
+        )
 
 
 class _JudgeProfiles:

@@ -52,6 +52,7 @@ def test_judge_a_file_for_a_persona_then_resume(tmp_path: Path, pairs: Path) -> 
         (["PAIRS", "--user", "ghost"], "no store at"),
         (["PAIRS", "--persona", " "], "--persona is empty"),
         (["PAIRS", "--out", "PAIRS"], "--out must not be the input file"),
+        (["PAIRS", "--method", "both"], "--method must be pointwise or pairwise"),
     ],
 )
 def test_errors_are_one_line(tmp_path: Path, pairs: Path, args: list[str], message: str) -> None:

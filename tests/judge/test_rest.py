@@ -73,6 +73,7 @@ def test_another_tenants_user_is_not_found_and_never_read(
         ({**PAIR, "user": "a/b"}, "user"),
         ({**PAIR, "threshold": 0.2}, "threshold"),
         ({**PAIR, "extra": 1}, "extra"),
+        ({**PAIR, "method": "both"}, "method"),
     ],
 )
 def test_bad_requests_are_422_with_the_field(
@@ -91,3 +92,16 @@ def test_a_persona_without_a_user(api: tuple[httpx.Client, httpx.Client, Engine,
     body = r.json()
     assert r.status_code == 200 and body["winner"] == "tie" and body["abstained"]
     assert "Loves steak" in model.calls[0][0].content
+
+
+def test_the_pairwise_method_reads_the_pair_in_both_orders(
+    api: tuple[httpx.Client, httpx.Client, Engine, ScriptedChatModel],
+) -> None:
+    a, _, _, model = api
+    model.replies.extend(["B", "A"])  # curry second, then curry first: the same choice both times
+    r = a.post("/v1/judge", json={**PAIR, "persona": "I am vegetarian", "explain": False, "method": "pairwise"})
+    body = r.json()
+    assert r.status_code == 200 and body["method"] == "pairwise" and body["winner"] == "b"
+    assert len(model.calls) == 2
+    first, second = (c[-1].content for c in model.calls)
+    assert first.index("Steak") < first.index("Lentil curry") and second.index("Lentil curry") < second.index("Steak")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -17,6 +17,7 @@ from rich.table import Table
 
 from ..errors import InvalidInput
 from ..judge import Judge, JudgedPair, Persona, judge_file, read_pairs
+from ..judge.models import Method
 from ..llm import load_chat_model
 from .common import DbOpt, EmbedderOpt, ModelOpt, TenantOpt, err_console, open_engine, print_table
 
@@ -37,6 +38,9 @@ def judge(
     explain: Annotated[
         bool, typer.Option("--explain/--no-explain", help="Also ask for a rationale and a 1-10 confidence (slower).")
     ] = True,
+    method: Annotated[
+        str, typer.Option(help="pointwise (each response read alone) or pairwise (the pair in both orders).")
+    ] = "pointwise",
     db: DbOpt = None,
     tenant: TenantOpt = "default",
     embedder: EmbedderOpt = "minilm",
@@ -45,6 +49,9 @@ def judge(
 
     Resumable: pairs already in --out are skipped, so run it again after an interruption.
     """
+    if method not in ("pointwise", "pairwise"):
+        raise InvalidInput(f"--method must be pointwise or pairwise, not {method!r}")
+    chosen = cast(Method, method)
     pairs = read_pairs(file)
     target = out or file.with_name(file.stem + ".judged.jsonl")
     if target.resolve() == file.resolve():
@@ -60,10 +67,10 @@ def judge(
             for uid in dict.fromkeys([*([user] if user else []), *(p.user_id for p in pairs if p.user_id)]):
                 eng.user(uid)  # an unknown user fails now, before the model loads
             with err_console.status("loading the model..."):
-                judge_ = eng.judge(model, threshold=threshold)
+                judge_ = eng.judge(model, threshold=threshold, method=chosen)
         else:
             with err_console.status("loading the model..."):
-                judge_ = Judge(load_chat_model(model), threshold=threshold)
+                judge_ = Judge(load_chat_model(model), threshold=threshold, method=chosen)
         stack.callback(judge_.model.close)
         columns = (
             TextColumn("{task.description}"),

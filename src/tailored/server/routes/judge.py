@@ -8,7 +8,7 @@ model fairly with chat and never overlaps a generation on it.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -33,6 +33,9 @@ class JudgeRequest(BaseModel):
     persona: str | None = Field(None, max_length=MAX_PERSONA_CHARS, description="judge for this free-text persona")
     explain: bool = Field(True, description="also return the model's rationale and 1-10 confidence (slower)")
     threshold: float | None = Field(None, ge=0.5, le=1.0, description="abstain below this confidence")
+    method: Literal["pointwise", "pairwise"] = Field(
+        "pointwise", description="pointwise: each response read alone; pairwise: the pair in both orders"
+    )
 
     @field_validator("query", "response_a", "response_b", "persona")
     @classmethod
@@ -50,7 +53,7 @@ async def judge(request: Request, engine: EngineDep, state: StateDep, key: KeyDe
     runner: ModelRunner = state.chat_model
 
     def run(model: ChatModel) -> Any:
-        judge = engine.judge(model, threshold=body.threshold)
+        judge = engine.judge(model, threshold=body.threshold, method=body.method)
         return judge.compare(who, body.query, body.response_a, body.response_b, explain=body.explain)
 
     return cast(Judgement, await runner.complete(request, key.tenant, key.id, run))
