@@ -80,3 +80,26 @@ def test_fast_and_verbatim_sit_beside_the_rules_in_one_report(tmp_path: Path) ->
     assert fast.recall_stated == 1.0 and fast.precision > verbatim.precision
     markdown = (out / "extraction.md").read_text()
     assert "| verbatim |" in markdown and "| fast |" in markdown and "per conversation" in markdown
+
+
+def test_the_model_readers_token_counts_and_load_are_reported(tmp_path: Path) -> None:
+    data, out = tmp_path / "spc", tmp_path / "out"
+    write_dataset(data)
+    ex.run_benchmark("fast", data, out, limit=2, command="tailored bench extraction --extractor fast")
+    path = ex.report_path(out, "synthetic-persona-chat", "fast")
+    saved = json.loads(path.read_text())
+    assert len(saved["load"]) == 2 and saved["model_usage"] is None  # no model read anything
+    saved |= {
+        "extractor": "llm",
+        "model_usage": {
+            "calls": 2,
+            "prompt_tokens": 900,
+            "reused_tokens": 700,
+            "completion_tokens": 60,
+            "turns_read": 3,
+        },
+    }
+    ex.report_path(out, "synthetic-persona-chat", "llm").write_text(json.dumps(saved))
+    markdown = ex.write_markdown(out, "synthetic-persona-chat").read_text()
+    section = markdown.split("## What the model read and wrote")[1]
+    assert "| llm | 4 | 3 | 2 | 900 | 700 | 60 |" in section and "| fast |" not in section.split("##")[0]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shlex
 import time
@@ -167,6 +168,7 @@ class Report:
     stated: float = 0.0  # share of gold lines some user sentence states
     recall_stated: float = 0.0  # recall among those
     model_usage: dict[str, int] | None = None  # llm: calls, turns read, prompt tokens (and reused), answer tokens
+    load: list[float] = field(default_factory=list)  # 1-minute load average before and after the run
 
 
 def prf(scored: list[Scored], threshold: float) -> tuple[float, float, float]:
@@ -335,9 +337,15 @@ def write_markdown(out: Path, dataset: str) -> Path:
         "*verbatim* is the trivial baseline: every sentence of the user's turns stored as it",
         "was said. *fast* is the learned fast path (a perceptron over MiniLM vectors flags",
         "disclosing clauses, trained and tuned on the valid split only; the rules override it",
-        "on diets, allergies, retractions, changes, dislikes and typed facts). *auto* is the",
+        "on diets, allergies, retractions, changes, dislikes and typed facts; where the rules'",
+        'reading of a flagged clause drops part of it, "Likes to play" for "I like to play with',
+        "my dolls\", the clause's own phrase is kept beside it). *auto* is the",
         "default extractor as configured without opt-in: the fast path plus every like the",
         "rules read; with `--model` it also sends the flagged turns to that chat model.",
+        "*llm* sends only the turns the fast path flags to the chat model, one call per",
+        "session, and the model answers with short notes (`[message, sentence]`) under",
+        "llama.cpp's JSON-schema grammar; the instructions, schema and worked example form a",
+        "fixed prompt prefix whose keys and values llama.cpp keeps from call to call.",
         "",
         table(
             [
@@ -369,6 +377,44 @@ def write_markdown(out: Path, dataset: str) -> Path:
             "",
         ]
         lines += ["## Commands", ""] + [f"    {r['command']}" for r in reports] + [""]
+        used = [r for r in reports if r.get("model_usage")]
+        if used:
+            lines += [
+                "## What the model read and wrote",
+                "",
+                "Reused: prompt tokens whose keys and values llama.cpp kept from the previous",
+                "call (the fixed prefix), so they were not evaluated again. Load: the machine's",
+                "1-minute load average before and after the run (2 cores; other work shared them).",
+                "",
+                table(
+                    [
+                        "extractor",
+                        "turns",
+                        "turns read by the model",
+                        "calls",
+                        "prompt tokens",
+                        "reused",
+                        "answer tokens",
+                        "s/turn",
+                        "load before/after",
+                    ],
+                    [
+                        [
+                            r["extractor"],
+                            r["turns"],
+                            r["model_usage"].get("turns_read", "n/a"),
+                            r["model_usage"].get("calls", "n/a"),
+                            r["model_usage"].get("prompt_tokens", "n/a"),
+                            r["model_usage"].get("reused_tokens", "n/a"),
+                            r["model_usage"].get("completion_tokens", "n/a"),
+                            f"{r['seconds'] / max(r['turns'], 1):.2f}",
+                            "/".join(f"{x:.1f}" for x in r.get("load") or []) or "n/a",
+                        ]
+                        for r in used
+                    ],
+                ),
+                "",
+            ]
         lines += [
             "## The threshold",
             "",
@@ -476,7 +522,9 @@ def run_benchmark(
 
         extractor = RulesExtractor()
     embedder = load_embedder("minilm")
+    load = [os.getloadavg()[0]]
     scored = run(extractor, conversations, embedder.embed, progress)
+    load.append(os.getloadavg()[0])
     usage = None
     if reader is not None:
         usage = {**getattr(reader.model, "usage", {}), "turns_read": reader.turns_read}
@@ -503,6 +551,7 @@ def run_benchmark(
         examples=examples(scored, threshold),
         model=model_name,
         model_usage=usage,
+        load=load,
         stated=stated,
         recall_stated=recall_stated,
     )
