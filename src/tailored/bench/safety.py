@@ -261,15 +261,19 @@ def run(
     store_dir: Path,
     model: ChatModel | None = None,
     refine_thresholds: RefineThresholds | None = None,
+    readings: Assessor | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Play every scenario (two users, two requests each); the report's payload. With a
-    ``model``, ``assess`` refines its decisions with it under ``refine_thresholds``."""
+    ``model``, ``assess`` refines its decisions with it under ``refine_thresholds``, reusing
+    the model readings ``readings`` (an assessor) already holds."""
     emb = embedder
     pool = filler_pool(seed)
     base = Assessor(emb)
     tuned, tune_score = tune(base, [s for s in scenarios if s.split == "tune"])
     assessor = Assessor(emb, tuned, refine_thresholds)
+    if readings is not None:
+        assessor.share_readings(readings)
     rows: list[dict[str, Any]] = []
     with Engine(store=str(store_dir / "safety.db"), embedder=emb, extractor=extractor) as eng:
         with Progress(*progress_columns(), console=console, transient=False) as bar:
@@ -648,6 +652,7 @@ def safety(
                         store_dir=Path(tmp),
                         model=llm,
                         refine_thresholds=chosen_t,
+                        readings=base,
                     )
                     payload["refined"] = {
                         "model": llm.name,

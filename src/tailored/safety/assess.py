@@ -191,6 +191,10 @@ class Assessor:
             self._readings[key] = read(model, request)
         return self._readings[key]
 
+    def share_readings(self, other: Assessor) -> None:
+        """Use ``other``'s store of model readings (one model reading a request once)."""
+        self._readings = other._readings
+
     def classify(self, request: str, thresholds: Thresholds | None = None) -> tuple[Domain, float, bool, list[str]]:
         """The request's domain, its score, whether it is risky, and why."""
         return decide(request, *self.scores(request), thresholds or self.thresholds)
