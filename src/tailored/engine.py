@@ -38,6 +38,7 @@ from .safety.consent import Purpose, blocked, check_off, uses
 from .safety.guidance import SAFETY_MODES, SafetyMode, adapt_block, answer_memory, next_question, read_turns
 from .safety.labels import SensitiveMemory, sensitive_memories
 from .store import EventFilter, Scope, Store, open_store
+from .store.base import every_sensitive_use
 from .store.restore import restore_sensitive
 from .text import estimate_tokens
 from .types import (
@@ -278,7 +279,7 @@ class Engine:
                     id_map[old.id] = next(added)
             memory_map = memory_profile.import_memories(self.store, scope, data, id_map)
             # The log is appended: entries already held (the same export imported again) are skipped.
-            held = {(u.at, u.purpose, u.source, u.query) for u in self._all_uses(scope)}
+            held = {(u.at, u.purpose, u.source, u.query) for u in every_sensitive_use(self.store, scope)}
             fresh = [u for u in data.sensitive_uses if (u.at, u.purpose, u.source, u.query) not in held]
             off = sorted(set(data.sensitive_off) | set(self.store.sensitive_off(scope)))
             restore_sensitive(self.store, scope, check_off(off), fresh, id_map, memory_map)
@@ -432,16 +433,8 @@ class Engine:
             changes=self.store.memory_log(scope),
             summaries=self.store.summaries(scope, latest=False),
             sensitive_off=self.store.sensitive_off(scope),
-            sensitive_uses=self._all_uses(scope),
+            sensitive_uses=every_sensitive_use(self.store, scope),
         )
-
-    def _all_uses(self, scope: Scope) -> list[SensitiveUse]:
-        found: list[SensitiveUse] = []
-        while True:
-            page = self.store.sensitive_uses(scope, limit=5000, after_id=found[-1].id if found else 0)
-            found.extend(page)
-            if len(page) < 5000:
-                return found
 
     def user(self, user_id: str) -> UserStats:
         """One user's counts; ``NotFound`` if the tenant has no such user."""
@@ -752,9 +745,12 @@ class Engine:
         self.store.set_sensitive_off(self._scope(user_id), off, at=utcnow())
         return off
 
-    def sensitive_uses(self, user_id: str, *, limit: int = 100, after_id: int = 0) -> list[SensitiveUse]:
+    def sensitive_uses(self, user_id: str, *, limit: int | None = 100, after_id: int = 0) -> list[SensitiveUse]:
         """A page of the user's audit log, oldest first: every use of a memory or event of a
-        sensitive category in what the engine handed a model. Pass the last id as ``after_id``."""
+        sensitive category in what the engine handed a model. Pass the last id as ``after_id``;
+        ``limit=None`` reads the whole log."""
+        if limit is None:
+            return every_sensitive_use(self.store, self._scope(user_id))
         if not 1 <= limit <= 10_000 or not 0 <= after_id < 2**63:
             raise InvalidInput("limit must be 1-10000 and after_id a non-negative 64-bit integer")
         return self.store.sensitive_uses(self._scope(user_id), limit=limit, after_id=after_id)

@@ -13,7 +13,6 @@ from rich.table import Table
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..safety.consent import ALL
-from ..types import SensitiveUse
 from .common import (
     DbOpt,
     EmbedderOpt,
@@ -115,12 +114,7 @@ def sensitive(
 
 
 def _show_uses(eng: Engine, user: str, out: Path | None, json_out: bool) -> None:
-    log: list[SensitiveUse] = []
-    while True:
-        page = eng.sensitive_uses(user, limit=10_000, after_id=log[-1].id if log else 0)
-        log.extend(page)
-        if len(page) < 10_000:
-            break
+    log = eng.sensitive_uses(user, limit=None)
     if out is not None:
         write_private(out, "".join(u.model_dump_json() + "\n" for u in log))
         console.print(f"wrote {len(log)} uses to {out}")

@@ -438,6 +438,27 @@ class SensitiveStore(Protocol):
         ...
 
 
+def use_params(scope: Scope, u: SensitiveUse, at: object) -> tuple[object, ...]:
+    """The insert parameters of a log entry, in the tables' column order (``at`` as the backend stores times)."""
+    return (scope.tenant, scope.user_id, at, u.purpose, u.source, u.item_id, ",".join(u.categories), u.query)
+
+
+def use_from_row(r: Sequence[Any], at: datetime) -> SensitiveUse:
+    """A log entry from ``(id, at, purpose, source, item_id, categories, query)``."""
+    categories = [c for c in r[5].split(",") if c]
+    return SensitiveUse(id=r[0], at=at, purpose=r[2], source=r[3], item_id=r[4], categories=categories, query=r[6])
+
+
+def every_sensitive_use(store: SensitiveStore, scope: Scope, page: int = 5000) -> list[SensitiveUse]:
+    """The user's whole audit log, read a page at a time."""
+    found: list[SensitiveUse] = []
+    while True:
+        batch = store.sensitive_uses(scope, limit=page, after_id=found[-1].id if found else 0)
+        found.extend(batch)
+        if len(batch) < page:
+            return found
+
+
 class Store(EventStore, MemoryStore, SummaryStore, KeyStore, CatalogStore, WebhookStore, SensitiveStore, Protocol):
     """Everything persistence offers, behind one URL (``sqlite:///file.db``, ...)."""
 

@@ -54,7 +54,7 @@ import numpy as np
 from ..errors import InvalidInput, StoreError, TailoredError
 from ..types import Event, EventIn, Memory, MemoryChange, SensitiveUse, Summary
 from . import local_file
-from .base import Scope, Store
+from .base import Scope, Store, every_sensitive_use
 from .restore import event_remapper, restore_memories, restore_sensitive
 
 Outcome = Literal["copied", "skipped", "resumed", "replaced"]
@@ -262,12 +262,6 @@ def read_user(store: Store, scope: Scope, models: Sequence[str], extractors: Seq
     memories = store.memories(scope)
     names = dict.fromkeys([*extractors, *(m.source for m in memories if m.source != "user")])
     marks = {name: mark for name in names if (mark := store.extraction_mark(scope, name)) > 0}
-    uses: list[SensitiveUse] = []
-    while True:
-        logged = store.sensitive_uses(scope, limit=PAGE, after_id=uses[-1].id if uses else 0)
-        uses.extend(logged)
-        if len(logged) < PAGE:
-            break
     return UserData(
         scope=scope,
         events=events,
@@ -277,7 +271,7 @@ def read_user(store: Store, scope: Scope, models: Sequence[str], extractors: Seq
         summaries=store.summaries(scope, latest=False),
         marks=marks,
         sensitive_off=store.sensitive_off(scope),
-        sensitive_uses=uses,
+        sensitive_uses=every_sensitive_use(store, scope, PAGE),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ...types import SensitiveUse
-from ..base import Scope
+from ..base import Scope, use_from_row, use_params
 from .migrations import Conn
 
 Row = tuple[Any, ...]
@@ -57,19 +57,7 @@ class SensitiveTables:
                 cur.executemany(
                     "INSERT INTO sensitive_uses (tenant, user_id, at, purpose, source, item_id, categories, query)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (
-                            scope.tenant,
-                            scope.user_id,
-                            u.at,
-                            u.purpose,
-                            u.source,
-                            u.item_id,
-                            ",".join(u.categories),
-                            u.query,
-                        )
-                        for u in uses
-                    ],
+                    [use_params(scope, u, u.at) for u in uses],
                 )
 
     def sensitive_uses(self, scope: Scope, *, limit: int = 100, after_id: int = 0) -> list[SensitiveUse]:
@@ -78,15 +66,4 @@ class SensitiveTables:
             " WHERE tenant = %s AND user_id = %s AND id > %s ORDER BY id LIMIT %s",
             (scope.tenant, scope.user_id, after_id, limit),
         )
-        return [
-            SensitiveUse(
-                id=r[0],
-                at=r[1],
-                purpose=r[2],
-                source=r[3],
-                item_id=r[4],
-                categories=[c for c in r[5].split(",") if c],
-                query=r[6],
-            )
-            for r in rows
-        ]
+        return [use_from_row(r, r[1]) for r in rows]

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ...types import SensitiveUse
-from ..base import Scope
+from ..base import Scope, use_from_row, use_params
 from .codec import dt, us
 
 Row = tuple[Any, ...]
@@ -62,19 +62,7 @@ class SensitiveTables:
             conn.executemany(
                 "INSERT INTO sensitive_uses (tenant, user_id, at_us, purpose, source, item_id, categories, query)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        scope.tenant,
-                        scope.user_id,
-                        us(u.at),
-                        u.purpose,
-                        u.source,
-                        u.item_id,
-                        ",".join(u.categories),
-                        u.query,
-                    )
-                    for u in uses
-                ],
+                [use_params(scope, u, us(u.at)) for u in uses],
             )
 
     def sensitive_uses(self, scope: Scope, *, limit: int = 100, after_id: int = 0) -> list[SensitiveUse]:
@@ -83,15 +71,4 @@ class SensitiveTables:
             " WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?",
             (scope.tenant, scope.user_id, after_id, limit),
         )
-        return [
-            SensitiveUse(
-                id=r[0],
-                at=dt(r[1]),
-                purpose=r[2],
-                source=r[3],
-                item_id=r[4],
-                categories=[c for c in r[5].split(",") if c],
-                query=r[6],
-            )
-            for r in rows
-        ]
+        return [use_from_row(r, dt(r[1])) for r in rows]
