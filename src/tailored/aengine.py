@@ -156,6 +156,9 @@ class AsyncEngine:
     # safety
     assess = _threaded(Engine.assess)
     sensitive = _threaded(Engine.sensitive)
+    sensitive_off = _threaded(Engine.sensitive_off)
+    set_sensitive_off = _threaded(Engine.set_sensitive_off)
+    sensitive_uses = _threaded(Engine.sensitive_uses)
     # judge: loading the model is the blocking part; the ``Judge`` it returns is the sync one
     judge = _threaded(Engine.judge)
 
