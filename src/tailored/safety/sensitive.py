@@ -15,6 +15,7 @@ A label means "this text mentions it", not a diagnosis.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal, get_args
 
 from ..text import fold
@@ -143,8 +144,14 @@ def categories(text: str) -> list[Category]:
     >>> categories("Pick a film for tonight")
     []
     """
+    return list(_categories(text))
+
+
+@lru_cache(maxsize=16384)
+def _categories(text: str) -> tuple[Category, ...]:
+    """Cached: a context labels the same memories and events on every call (about 0.1 ms a text)."""
     normal = _normal(text)
-    return [c for c in CATEGORIES if _COMPILED[c].search(normal)]
+    return tuple(c for c in CATEGORIES if _COMPILED[c].search(normal))
 
 
 def is_sensitive(text: str) -> bool:
