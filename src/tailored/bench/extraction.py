@@ -119,6 +119,7 @@ class Scored:
     seconds: float
     error: str | None = None
     stated_best: list[float] = field(default_factory=list)  # per gold line: best cosine with a user sentence or clause
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads) while extracting
 
     def stated(self, threshold: float) -> np.ndarray:
         """Which gold lines some sentence of the user's turns, or a clause of one, states (at ``threshold``)."""
@@ -169,6 +170,7 @@ class Report:
     recall_stated: float = 0.0  # recall among those
     model_usage: dict[str, int] | None = None  # llm: calls, turns read, prompt tokens (and reused), answer tokens
     load: list[float] = field(default_factory=list)  # 1-minute load average before and after the run
+    cpu_seconds: float = 0.0  # CPU time of this process while extracting: on a shared machine, what the work cost
 
 
 def prf(scored: list[Scored], threshold: float) -> tuple[float, float, float]:
@@ -259,20 +261,21 @@ def run(
     task = progress.add_task(f"extract ({extractor.name})", total=len(conversations)) if progress else None
     out: list[Scored] = []
     for conv in conversations:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         error = None
         try:
             found = extractor.extract(events_of(conv), [])
         except TailoredError as exc:
             found, error = [], f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu
         texts = list(dict.fromkeys(memory_text(m) for m in found if not m.retract))
         said = spans(conv.turns)
         vecs = embed(texts + said + conv.persona)
         gold = vecs[len(texts) + len(said) :]
         sims = (vecs[: len(texts)] @ gold.T).tolist() if texts else []
         stated_best = (vecs[len(texts) : len(texts) + len(said)] @ gold.T).max(axis=0).tolist() if said else []
-        out.append(Scored(conv.index, texts, conv.persona, sims, seconds, error, stated_best))
+        out.append(Scored(conv.index, texts, conv.persona, sims, seconds, error, stated_best, cpu_seconds))
         if progress is not None and task is not None:
             progress.advance(task)
     return out
@@ -385,6 +388,9 @@ def write_markdown(out: Path, dataset: str) -> Path:
                 "Reused: prompt tokens whose keys and values llama.cpp kept from the previous",
                 "call (the fixed prefix), so they were not evaluated again. Load: the machine's",
                 "1-minute load average before and after the run (2 cores; other work shared them).",
+                "*CPU s/turn* is the process's CPU time while extracting (all its threads) per turn:",
+                "what the work costs whatever else runs; on an idle machine with the model on both",
+                "cores the wall time per turn is about half of it.",
                 "",
                 table(
                     [
@@ -396,6 +402,7 @@ def write_markdown(out: Path, dataset: str) -> Path:
                         "reused",
                         "answer tokens",
                         "s/turn",
+                        "CPU s/turn",
                         "load before/after",
                     ],
                     [
@@ -408,6 +415,7 @@ def write_markdown(out: Path, dataset: str) -> Path:
                             r["model_usage"].get("reused_tokens", "n/a"),
                             r["model_usage"].get("completion_tokens", "n/a"),
                             f"{r['seconds'] / max(r['turns'], 1):.2f}",
+                            f"{r['cpu_seconds'] / max(r['turns'], 1):.2f}" if r.get("cpu_seconds") else "n/a",
                             "/".join(f"{x:.1f}" for x in r.get("load") or []) or "n/a",
                         ]
                         for r in used
@@ -552,6 +560,7 @@ def run_benchmark(
         model=model_name,
         model_usage=usage,
         load=load,
+        cpu_seconds=sum(s.cpu_seconds for s in scored),
         stated=stated,
         recall_stated=recall_stated,
     )
