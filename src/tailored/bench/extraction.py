@@ -388,9 +388,9 @@ def write_markdown(out: Path, dataset: str) -> Path:
                 "Reused: prompt tokens whose keys and values llama.cpp kept from the previous",
                 "call (the fixed prefix), so they were not evaluated again. Load: the machine's",
                 "1-minute load average before and after the run (2 cores; other work shared them).",
-                "*CPU s/turn* is the process's CPU time while extracting (all its threads) per turn:",
-                "what the work costs whatever else runs; on an idle machine with the model on both",
-                "cores the wall time per turn is about half of it.",
+                "*CPU s/turn* is the process's CPU time while extracting (all its threads) per turn,",
+                "less dependent on other work than the wall time (llama.cpp's threads also spin",
+                "while they wait for each other, so on a shared machine it over-counts somewhat).",
                 "",
                 table(
                     [
