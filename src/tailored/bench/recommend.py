@@ -533,8 +533,8 @@ def _report(r: dict[str, Any], command: str) -> str:
         "Full ranking over every item the user has not interacted with; a tied item counts at its"
         " expected position. `sampled` is NDCG@10 against 99 random unseen items (a side column"
         " only: sampled metrics can reorder models). Latency: one `recommend(user, 10)` call per"
-        " user, single thread, in ms (wall clock, and the CPU time the call used, which other jobs on"
-        " the machine do not inflate); the hybrid's is the blend itself (its weighted parts scored"
+        " user, BLAS and OpenMP on one thread, in ms (wall clock, and the CPU time of the calling thread,"
+        " which other jobs on the machine do not inflate); the hybrid's is the blend itself (its weighted parts scored"
         " and ranked in one call); its fit time and size are its weighted parts' sums.",
         "",
         table(
