@@ -40,6 +40,7 @@ import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from statistics import mean
@@ -629,9 +630,10 @@ def safety(
         raise InvalidInput("no scenarios to run")
     with tempfile.TemporaryDirectory(prefix="tailored-bench-safety-") as tmp:
         emb = CachedEmbedder(load_embedder(embedder))
-        payload = run(
-            chosen, turns=turns, budget=budget, seed=seed, embedder=emb, extractor=extractor, store_dir=Path(tmp)
+        play = partial(
+            run, chosen, turns=turns, budget=budget, seed=seed, embedder=emb, extractor=extractor, store_dir=Path(tmp)
         )
+        payload = play()
         payload["answers"] = []
         if answers_limit or refine_with_model:
             llm = load_chat_model(model)
@@ -642,18 +644,7 @@ def safety(
                     chosen_t, refined_score, rules_score = tune_refine(
                         base, llm, [s for s in chosen if s.split == "tune"]
                     )
-                    refined = run(
-                        chosen,
-                        turns=turns,
-                        budget=budget,
-                        seed=seed,
-                        embedder=emb,
-                        extractor=extractor,
-                        store_dir=Path(tmp),
-                        model=llm,
-                        refine_thresholds=chosen_t,
-                        readings=base,
-                    )
+                    refined = play(model=llm, refine_thresholds=chosen_t, readings=base)
                     payload["refined"] = {
                         "model": llm.name,
                         "thresholds": vars(chosen_t),
