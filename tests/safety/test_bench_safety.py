@@ -47,10 +47,32 @@ def test_a_tiny_run_writes_its_report(tmp_path: Path) -> None:
     assert "tailored bench safety --limit 1 --turns 30" in md and "| test |" in md
 
 
+def test_refine_and_a_tune_split_answer_run_through_the_command(tmp_path: Path) -> None:
+    out = bench(
+        "--limit", "1", "--turns", "5", "--refine", "--answers", "1", "--answers-split", "tune",
+        "--methods", "adapt", "--model", "scripted", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    payload = json.loads((tmp_path / "safety.json").read_text())
+    refined = payload["refined"]
+    assert refined["model"] == "scripted" and set(refined["thresholds"]) == {"keep", "switch", "veto", "add"}
+    assert len(refined["rows"]) == len(payload["rows"])
+    (answer,) = payload["answers"]
+    assert answer["method"] == "adapt" and answer["split"] == "tune" and answer["judge"] is not None
+    md = (tmp_path / "safety.md").read_text()
+    assert "| test | rules + model |" in md and "1 tune scenarios" in md
+
+
 def test_bad_input_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n')
-    for args in (["--turns", "-1"], ["--scenarios", str(tmp_path / "absent.jsonl")], ["--scenarios", str(bad)]):
+    for args in (
+        ["--turns", "-1"],
+        ["--scenarios", str(tmp_path / "absent.jsonl")],
+        ["--scenarios", str(bad)],
+        ["--methods", "adapt,shout"],
+        ["--answers-split", "valid"],
+    ):
         out = bench(*args, "--out", str(tmp_path / "out"))
         assert out.returncode != 0
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
