@@ -4,10 +4,11 @@ each read from the model's token probabilities in one forward pass, no generatio
 Phrase rules and embeddings decide well when a request uses its domain's words. A model
 also reads what the words leave unsaid: "a full-time cash job off the books" is a legal
 risk; "a chill evening at home" asks for no drug. Its readings refine the rules' decision
-(``refine``) under thresholds chosen on the tuning scenarios (``tailored bench safety
---refine``): a confident model may move a request to another domain, veto a risky verdict
-it finds harmless, or flag one the rules missed. Left at their defaults the thresholds
-let the rules stand unless the model is very sure.
+(``refine``): a confident model may move a request to another domain, veto a risky verdict
+it finds harmless, or flag one the rules missed. The default thresholds let the rules
+stand unless the model is very sure: ``tailored bench safety --refine`` chooses thresholds
+on the tuning scenarios and reports how they carry over, and with the local 1.5B model
+they did not (no gain on the test scenarios), so they are not the defaults.
 
 The request is data in the prompt, fenced and neutralised like every user text.
 """
@@ -66,7 +67,8 @@ class Reading:
 
 @dataclass(frozen=True)
 class RefineThresholds:
-    """When the model's reading overrides the rules (``tailored bench safety --refine`` picks them).
+    """When the model's reading overrides the rules (defaults: only when it is very sure;
+    ``tailored bench safety --refine`` chooses its own on the tuning scenarios).
 
     keep
         The rules' domain stands while the model gives it at least this probability.
