@@ -102,4 +102,8 @@ def test_the_model_readers_token_counts_and_load_are_reported(tmp_path: Path) ->
     ex.report_path(out, "synthetic-persona-chat", "llm").write_text(json.dumps(saved))
     markdown = ex.write_markdown(out, "synthetic-persona-chat").read_text()
     section = markdown.split("## What the model read and wrote")[1]
-    assert "| llm | 4 | 3 | 2 | 900 | 700 | 60 |" in section and "CPU s/turn" in section and "| fast |" not in section.split("##")[0]
+    assert (
+        "| llm | 4 | 3 | 2 | 900 | 700 | 60 |" in section
+        and "CPU s/turn" in section
+        and "| fast |" not in section.split("##")[0]
+    )

@@ -29,8 +29,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ..embed import Embedder
-from ..llm import ChatModel
 from ..errors import InvalidInput
+from ..llm import ChatModel
 from ..text import fold
 from ..types import Profile, SearchHit, SearchMode
 from .consent import ALL, blocked
