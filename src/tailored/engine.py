@@ -573,7 +573,16 @@ class Engine:
                 self._recommenders.clear()
                 self._recommenders[key] = rec
         chat = self._chat_model(model) if rerank else None
-        return rec.recommend(user_id, k, ask=ask, exclude_seen=exclude_seen, chat_model=chat)
+        off = self._sensitive_off(user_id)
+        prefs = self.store.memories(self._scope(user_id), kind="preference", statuses=["active"]) if off else []
+        hidden = frozenset(m.id for m in prefs if blocked(m.text, off))
+
+        def on_prompt(lines: list[tuple[str, str]]) -> None:
+            self._audit(user_id, "recommend", ask, [("memory", int(i), t) for i, t in lines])
+
+        return rec.recommend(
+            user_id, k, ask=ask, exclude_seen=exclude_seen, chat_model=chat, hidden=hidden, on_prompt=on_prompt
+        )
 
     # -- chat -------------------------------------------------------------------------
 

@@ -146,3 +146,25 @@ def test_every_backend_imports_fits_and_recommends(store: Store, tmp_path: Path)
     assert genre_of(recs[0].item.id) == 2
     with pytest.raises(InvalidInput, match="no interactions"):  # another tenant sees none of them
         eng.for_tenant("other").recommend_fit(path=tmp_path / "o.npz")
+
+
+def test_rerank_leaves_out_switched_off_preferences_and_logs_the_rest(engine: Engine) -> None:
+    engine.recommend_fit(model="ease")
+    sober = engine.remember(
+        "u0", {"kind": "preference", "key": "drinks", "value": "alcohol-free films", "polarity": "like",
+               "text": "Likes films without drinking since getting sober"},
+    )  # fmt: skip
+    comedy = engine.remember("u0", {"kind": "preference", "key": "genre", "value": "comedy", "polarity": "like"})
+    model = ScriptedChatModel(default="[]")
+    engine.recommend("u0", k=5, rerank=True, model=model)
+    prompt = model.calls[-1][-1].content
+    assert "sober" in prompt and "comedy" in prompt
+    (use,) = [u for u in engine.sensitive_uses("u0") if u.purpose == "recommend"]
+    assert use.item_id == sober.id and use.categories == ["addiction_recovery"]
+    engine.set_sensitive_off("u0", ["addiction_recovery"])
+    engine.recommend("u0", k=5, rerank=True, model=model)
+    prompt = model.calls[-1][-1].content
+    assert "sober" not in prompt and "comedy" in prompt
+    assert len([u for u in engine.sensitive_uses("u0") if u.purpose == "recommend"]) == 1
+    assert comedy.id in {m.id for m in engine.profile("u0").preferences}  # stored and shown all along
+    assert sober.id in {m.memory_id for m in engine.sensitive("u0")}

@@ -188,15 +188,21 @@ class Recommend:
             self._labels = Labels(self.data, self.items)
         return self._labels
 
-    def _profile(self, user: str) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    def _profile(
+        self, user: str, hidden: frozenset[int] = frozenset()
+    ) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+        """The user's preferences as (id, text) lines, likes and avoids; ``hidden`` ids left out."""
         mems = self.store.memories(Scope(self.tenant, user), kind="preference", statuses=["active"])
+        mems = [m for m in mems if m.id not in hidden]
         likes = [m.value for m in mems if m.polarity == "like"]
         avoids = [m.value for m in mems if m.polarity in ("avoid", "dislike")]
         return [(str(m.id), m.text) for m in mems], likes, avoids
 
-    def scores(self, user: str, ask: str = "") -> tuple[np.ndarray, np.ndarray, bool]:
+    def scores(
+        self, user: str, ask: str = "", hidden: frozenset[int] = frozenset()
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
         """(scores over the catalogue, items to leave out, whether the user was cold)."""
-        profile, likes, avoids = self._profile(user)
+        profile, likes, avoids = self._profile(user, hidden)
         rows = self.store.interactions(self.tenant, INTERACTION_KINDS, user_id=user)
         seen = np.array([i for i in (self.data.item_index(r.item_id) for r in rows) if i is not None], dtype=np.int64)
         u = self.data.user_index(user)
@@ -223,14 +229,19 @@ class Recommend:
         ask: str = "",
         exclude_seen: bool = True,
         chat_model: ChatModel | None = None,
+        hidden: frozenset[int] = frozenset(),
+        on_prompt: Callable[[list[tuple[str, str]]], None] | None = None,
     ) -> list[Recommendation]:
+        """The top ``k``. ``hidden``: memory ids the user's settings keep out of
+        personalization; ``on_prompt`` is told which profile lines the re-ranking model is
+        handed (the engine's audit log)."""
         if not 1 <= k <= 100:
             raise InvalidInput("k must be 1-100")
         if self.model is None:
             return []  # no catalogue interactions at all: nothing to rank by
-        scores, seen, cold = self.scores(user, ask)
+        scores, seen, cold = self.scores(user, ask, hidden)
         ranked = self.model.rank(scores, max(k, 20) if chat_model else k, seen=seen if exclude_seen else None)
-        if cold and not self._profile(user)[0] and not ask and not len(seen):
+        if cold and not self._profile(user, hidden)[0] and not ask and not len(seen):
             source = "popularity"
         else:
             source = ("cold-start profile" if cold else self.model.name) + (" + request" if ask else "")
@@ -253,11 +264,21 @@ class Recommend:
                 )
             )
         if chat_model is not None:
-            out = self._rerank(user, out, ask, chat_model)
+            out = self._rerank(user, out, ask, chat_model, hidden, on_prompt)
         return out[:k]
 
-    def _rerank(self, user: str, recs: list[Recommendation], ask: str, model: ChatModel) -> list[Recommendation]:
-        profile, _, _ = self._profile(user)
+    def _rerank(
+        self,
+        user: str,
+        recs: list[Recommendation],
+        ask: str,
+        model: ChatModel,
+        hidden: frozenset[int] = frozenset(),
+        on_prompt: Callable[[list[tuple[str, str]]], None] | None = None,
+    ) -> list[Recommendation]:
+        profile, _, _ = self._profile(user, hidden)
+        if on_prompt is not None:
+            on_prompt(profile[:10])
         rows = self.store.interactions(self.tenant, INTERACTION_KINDS, user_id=user)
         recent = [r for r in reversed(rows) if r.rating is None or r.rating >= 4.0][:10]
         history = [(r.item_id, self.items[r.item_id].title) for r in recent if r.item_id in self.items]

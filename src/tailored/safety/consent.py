@@ -3,14 +3,16 @@
 A user (or the app acting for them) may switch personalization off for any sensitive
 category (``sensitive.CATEGORIES``), or for all of them at once (``ALL``). A memory or an
 event that mentions a switched-off category is then left out of everything the engine
-hands a model: the context, the safety block, the judge's persona. It stays stored, shown
+hands a model: the context, the safety block, the judge's persona, the recommendations'
+re-ranking (and the preferences they are scored by). It stays stored, shown
 in the profile and exportable: switching off is about use, not about deletion (``forget``
 and ``erase`` are for that).
 
 Every item of a sensitive category that does reach a model is recorded in the user's audit
-log (``SensitiveUse``): when, for what (``context``, ``safety``, ``assess``, ``judge``),
-which memory or event and its categories, and the request. The log names items, it does
-not copy them, and the user can read and export it; an erase removes it with the rest.
+log (``SensitiveUse``): when, for what (``context``, ``safety``, ``assess``, ``judge``,
+``recommend``), which memory or event and its categories, and the request. The log names
+items, it does not copy them, and the user can read and export it; an erase removes it
+with the rest.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .sensitive import CATEGORIES, categories
 ALL = "all"
 """Switches every sensitive category off at once."""
 
-Purpose = Literal["context", "safety", "assess", "judge"]
+Purpose = Literal["context", "safety", "assess", "judge", "recommend"]
 QUERY_CHARS = 200  # of the request kept in the log
 
 
