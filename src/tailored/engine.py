@@ -746,7 +746,7 @@ class Engine:
         """The sensitive categories the user switched personalization off for (``all``: every one)."""
         return self.store.sensitive_off(self._scope(user_id))
 
-    def set_sensitive_off(self, user_id: str, categories: Sequence[str]) -> list[str]:
+    def set_sensitive_off(self, user_id: str, categories: Sequence[str] | str) -> list[str]:
         """Switch personalization off for exactly ``categories`` (``["all"]``: every sensitive
         category; ``[]``: none). Memories and events of those categories stay stored and
         visible to the user, but no context, safety block or judge uses them from now on."""

@@ -116,6 +116,7 @@ def test_unknown_categories_are_refused_and_change_nothing(eng: Engine) -> None:
     assert eng.sensitive_off("rui") == ["pregnancy"]
     with pytest.raises(InvalidInput):
         eng.sensitive_uses("rui", limit=0)
+    assert eng.set_sensitive_off("rui", "all") == ["all"]  # one name, not its letters
 
 
 def test_export_import_and_erase_carry_the_switch_and_the_log(eng: Engine) -> None:

@@ -67,3 +67,11 @@ def test_the_engine_labels_the_profile_when_read(tmp_path: Path) -> None:
         eng.forget("ana", meds.id)
         assert eng.sensitive("ana") == []
         assert eng.sensitive("nobody") == []
+
+
+def test_long_texts_are_labelled_like_short_ones() -> None:
+    from tailored.safety import categories
+
+    long = "We talked about the garden for ages. " * 60 + "Also I'm on warfarin now."
+    assert len(long) > 1000 and categories(long) == ["medication"]
+    assert categories("Also I'm on warfarin now.") == ["medication"]

@@ -31,9 +31,10 @@ Purpose = Literal["context", "safety", "assess", "judge", "recommend"]
 QUERY_CHARS = 200  # of the request kept in the log
 
 
-def check_off(names: Iterable[str]) -> list[str]:
-    """``names`` as a sorted set of valid category names (``all`` included), or ``InvalidInput``."""
-    names = list(names)
+def check_off(names: Iterable[str] | str) -> list[str]:
+    """``names`` as a sorted set of valid category names (``all`` included), or ``InvalidInput``.
+    One name alone (``"all"``) is taken as itself, not as its letters."""
+    names = [names] if isinstance(names, str) else list(names)
     if not all(isinstance(n, str) for n in names):
         raise InvalidInput("sensitive categories must be strings")
     wanted = {n.strip() for n in names if n.strip()}

@@ -144,14 +144,21 @@ def categories(text: str) -> list[Category]:
     >>> categories("Pick a film for tonight")
     []
     """
-    return list(_categories(text))
+    return list(_cached(text) if len(text) <= _CACHED_CHARS else _categories(text))
 
 
-@lru_cache(maxsize=16384)
+_CACHED_CHARS = 1000  # longer texts are labelled afresh: the cache stays a few MB at most
+
+
 def _categories(text: str) -> tuple[Category, ...]:
-    """Cached: a context labels the same memories and events on every call (about 0.1 ms a text)."""
     normal = _normal(text)
     return tuple(c for c in CATEGORIES if _COMPILED[c].search(normal))
+
+
+@lru_cache(maxsize=8192)
+def _cached(text: str) -> tuple[Category, ...]:
+    """A context labels the same memories and events on every call (about 0.1 ms a text)."""
+    return _categories(text)
 
 
 def is_sensitive(text: str) -> bool:
