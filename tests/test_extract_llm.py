@@ -67,8 +67,19 @@ def known(key: str, polarity: str | None, kind: str = "preference", value: str |
 
 
 def reader(model: ScriptedChatModel, **kw: Any) -> LLMExtractor:
-    """Every user turn to the model (the flagging is tested on its own below)."""
-    return LLMExtractor(model, flagged_only=False, **kw)
+    """Every user turn to the model (the flagging is tested on its own below), the model's
+    notes alone (the rules beside them are tested on their own below)."""
+    return LLMExtractor(model, flagged_only=False, **{"with_rules": False, **kw})
+
+
+def test_the_rules_precise_readings_stand_beside_the_notes_and_override_them() -> None:
+    events = turns("I live in Lisbon", "I'm allergic to peanuts", "I love jazz")
+    model = ScriptedChatModel([reply((10, "Lives in Lisbon"), (11, "Likes peanuts"), (12, "Loves jazz"))])
+    out = LLMExtractor(model, flagged_only=False).extract(events, [])
+    got = [(m.key, m.polarity, m.evidence) for m in out]
+    assert ("location", None, [10]) in got and ("peanut", "avoid", [11]) in got  # the rules' readings
+    assert ("jazz", "like", [12]) in got  # a note the rules hold nothing precise against
+    assert ("peanut", "like", [11]) not in got and ("lives in lisbon", None, [10]) not in got  # overridden
 
 
 def test_notes_become_proposals_with_normalised_keys_and_event_times() -> None:

@@ -1,8 +1,8 @@
 """``auto``, the engine's default extractor: the fast path always, a chat model on request.
 
 The fast path (``memory.fast``: a learned disclosure classifier over MiniLM, with the rules
-owning diets, allergies, retractions, changes over time and typed facts) reads every turn,
-and every like the rules read is kept too (``rules_likes``). When the
+owning diets, allergies, retractions, changes over time and typed facts, and every like
+they read kept too) reads every turn. When the
 user has opted in (``llm=True``, or ``$TAILORED_EXTRACT_LLM=1``) a chat model (``model``,
 else ``$TAILORED_MODEL``, else the local default) also reads the turns the fast path
 flagged, and only those, so chit-chat never costs a model call. What the model finds
@@ -58,7 +58,7 @@ class AutoExtractor(Extractor):
         model: ChatModel | str | None = None,
         fast: FastExtractor | None = None,
     ) -> None:
-        self.fast = fast or FastExtractor(rules_likes=True)
+        self.fast = fast or FastExtractor()
         self.use_llm = opted_in() if llm is None else llm
         self._model = model
         self._llm: LLMExtractor | None = None
@@ -68,7 +68,9 @@ class AutoExtractor(Extractor):
         if self._llm is None:
             from .llm import LLMExtractor
 
-            self._llm = LLMExtractor(self._model, flagged_only=False)  # extract() passes the flagged turns
+            self._llm = LLMExtractor(
+                self._model, flagged_only=False, with_rules=False
+            )  # extract() passes the flagged turns
         return self._llm
 
     def extract(self, events: Sequence[Event], profile: Sequence[Memory]) -> list[MemoryIn]:

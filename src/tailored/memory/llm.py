@@ -162,6 +162,11 @@ class LLMExtractor(Extractor):
         Answer budget per call.
     check_stance
         Correct a "like" where the rules read a negative stance on the same topic and turn.
+    with_rules
+        Keep the rules' precise readings of every user turn beside the model's notes (diets,
+        allergies, avoidances, retractions, dislikes, typed single-valued facts: see
+        ``fast.always``). The rules read negation and supersession better than a small
+        model, and they cost no call. ``auto`` turns it off: its fast path keeps them already.
 
     Examples
     --------
@@ -190,6 +195,7 @@ class LLMExtractor(Extractor):
         check_stance: bool = True,
         flagged_only: bool = True,
         fast: FastExtractor | None = None,
+        with_rules: bool = True,
     ) -> None:
         if batch_turns < 1:
             from ..errors import InvalidInput
@@ -202,6 +208,7 @@ class LLMExtractor(Extractor):
         self.max_tokens = max_tokens
         self.check_stance = check_stance
         self.flagged_only = flagged_only
+        self.with_rules = with_rules
         self.turns_read = 0  # turns sent to the model so far
         self._fast = fast
         self._rules = RulesExtractor()
@@ -230,6 +237,11 @@ class LLMExtractor(Extractor):
 
     def extract(self, events: Sequence[Event], profile: Sequence[Memory]) -> list[MemoryIn]:
         turns = [e for e in events if _is_users_own(e)]
+        ruled: list[MemoryIn] = []
+        if self.with_rules:
+            from .fast import always
+
+            ruled = [m for e in turns for m in self._rules.extract_event(e, profile) if always(m)]
         if self.flagged_only and turns:
             flagged = {e.id for e, _, _ in self.fast.flagged(turns)}
             turns = [e for e in turns if e.id in flagged]
@@ -240,7 +252,11 @@ class LLMExtractor(Extractor):
         for session in sessions.values():
             for start in range(0, len(session), self.batch_turns):
                 out.extend(self.extract_batch(session[start : start + self.batch_turns], profile))
-        return out
+        # the rules' reading of a topic in a turn stands: same key, or the same words
+        owned = {(name, e) for m in ruled for e in m.evidence for name in (m.key, (m.text or "").lower())}
+        return ruled + [
+            m for m in out if not any((m.key, e) in owned or ((m.text or "").lower(), e) in owned for e in m.evidence)
+        ]
 
     def extract_batch(self, batch: Sequence[Event], profile: Sequence[Memory]) -> list[MemoryIn]:
         """One model call over ``batch`` (at most ``batch_turns`` events), validated.
