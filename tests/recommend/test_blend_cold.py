@@ -91,3 +91,31 @@ def test_cold_start_follows_the_audience_of_the_named_genre() -> None:
     assert set(top[:2]) == {"w1", "c1"} and "c2" not in top  # what western fans watched
     popular = cold_scores(labels, None, [], empty, empty)
     assert items[int(np.argmax(popular))] == "c2"  # no stated preference: popularity
+
+
+def test_cold_start_prior_is_what_was_popular_in_the_window_before_the_request() -> None:
+    items = ["old", "new"]
+    catalog = {i: CatalogItem(id=i, title=i, attributes={"genres": ["Drama"], "tags": []}) for i in items}
+    day = 86_400 * 1_000_000
+    # "old" was watched by five users three years ago, "new" by two users last month
+    users = [f"u{n}" for n in range(7)]
+    data = Interactions(
+        users=users,
+        items=items,
+        user_idx=np.arange(7, dtype=np.int32),
+        item_idx=np.array([0, 0, 0, 0, 0, 1, 1], dtype=np.int32),
+        times=np.array([0, 1, 2, 3, 4, 1095 * day, 1096 * day], dtype=np.int64),
+        ratings=np.full(7, 5.0, dtype=np.float32),
+    )
+    labels = Labels(data, catalog)
+    empty = np.zeros((0, 4), np.float32)
+    assert labels.recent(None).tolist() == labels.popularity.tolist()
+    assert labels.recent(365.0).tolist() == [0.0, 1.0]  # the year before the newest interaction
+    now = cold_scores(labels, None, [], empty, empty, recent_days=365.0)
+    assert items[int(np.argmax(now))] == "new"
+    all_time = cold_scores(labels, None, [], empty, empty, recent_days=None)
+    assert items[int(np.argmax(all_time))] == "old"
+    # a request dated before anything new was watched sees the old favourite; an empty window falls back
+    then = cold_scores(labels, None, [], empty, empty, recent_days=365.0, as_of=10)
+    assert items[int(np.argmax(then))] == "old"
+    assert labels.recent(30.0, as_of=500 * day).tolist() == labels.popularity.tolist()

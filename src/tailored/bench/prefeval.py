@@ -14,7 +14,7 @@ Then the item's question is asked:
 (a) **Context recall**: is the evidence in ``Engine.context(user, question, budget=B)``?
     Either an evidence event is among the context's records, or a profile memory whose
     evidence includes such an event is in its profile block. Measured with profiles
-    (``profile=True``; memories from the rules extractor) and without (retrieval only).
+    (``profile=True``; memories from ``--extractor``, the default ``auto``) and without (retrieval only).
 (b) **MCQ accuracy** (explicit set, ``N = --mcq-turns``): PrefEval's four options, the
     first of which is the preference-aligned one, shuffled with a fixed seed and lettered.
     Two scorings (``--scoring``): ``letter``, one prompt with the four options lettered and
@@ -373,13 +373,15 @@ def context_hit(
     return via_record or via_memory, via_record, via_memory, ctx
 
 
-def measure_recall(engine: Engine, burier: Burier, item: Item, turns: int, seed: int, budget: int, user: str) -> Recall:
+def measure_recall(
+    engine: Engine, burier: Burier, item: Item, turns: int, seed: int, budget: int, user: str, extractor: str
+) -> Recall:
     at = position(item, turns, seed)
     _, ids = burier.add_user(user, item, turns, at)
     evidence = set(ids)
     try:
         plain, _, _, _ = context_hit(engine, user, item.question, evidence, budget, profile=False)
-        engine.extract(user, "rules")
+        engine.extract(user, extractor)
         hit, rec, mem, ctx = context_hit(engine, user, item.question, evidence, budget, profile=True)
         history = engine.history(user)
         return Recall(
@@ -496,6 +498,7 @@ def run_mcq(
     budget: int,
     full_limit: int,
     advance: Callable[[str], None],
+    extractor: str,
 ) -> list[Choice]:
     out: list[Choice] = []
     for n, item in enumerate(items):
@@ -517,7 +520,7 @@ def run_mcq(
                     found = True
                     before = [{"role": "system", "content": STATED.format(preference=item.preference)}]
                 elif method in ("ours", "profile"):
-                    engine.extract(user, "rules")
+                    engine.extract(user, extractor)
                     found, _, _, ctx = context_hit(
                         engine, user, item.question, set(ids), budget, profile=True, records=method == "ours"
                     )
@@ -687,7 +690,9 @@ def merge_previous(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
     for part, keys in MERGED.items():
         if payload.get(part) or not old.get(part) or part not in old.get("commands", {}):
             continue
-        same = all(old["config"].get(k) == payload["config"].get(k) for k in ("budget", "seed", "embedder"))
+        same = all(old["config"].get(k) == payload["config"].get(k) for k in ("budget", "seed", "embedder")) and (
+            old["config"].get("extractor", "rules") == payload["config"].get("extractor")
+        )
         if not same:
             continue
         for k in keys:
@@ -734,8 +739,8 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             "Share of users whose context for the question holds the evidence: an evidence event "
             "among its records, or a profile memory citing an evidence event. *records only* is "
             "`context(profile=False)`; *profile + records* is `context(profile=True)` after "
-            '`extract(user, "rules")`. *via memory* counts the profile block alone; *extracted* '
-            "is the share where the rules extractor made any memory from the evidence."
+            f"`extract(user, {payload['config'].get('extractor', 'rules')!r})`. *via memory* counts the profile block alone; "
+            "*extracted* is the share where the extractor made any memory from the evidence."
         ),
         "",
     ]
@@ -923,6 +928,7 @@ def run(
     budget: int,
     seed: int,
     embedder: str | Embedder,
+    extractor: str = "auto",
     scorings: Sequence[str] = ("letter",),
     model: ChatModel | None,
     workdir: Path,
@@ -936,7 +942,7 @@ def run(
         pool = [it for it in load_items(root, "explicit") if it.options]
         mcq_items = sample(pool, mcq_limit, seed)
     inner = load_embedder(embedder) if isinstance(embedder, str) else embedder
-    engine = Engine(workdir / "prefeval.db", embedder=CachedEmbedder(inner), extractor="rules")
+    engine = Engine(workdir / "prefeval.db", embedder=CachedEmbedder(inner), extractor=extractor)
     if embed_threads:
         torch = sys.modules.get("torch")  # loaded by a local embedder
         if torch is not None:
@@ -952,7 +958,7 @@ def run(
                 task = progress.add_task(f"recall: {SET_NAMES[s]}", total=len(chosen[s]) * len(turns))
                 for n, item in enumerate(chosen[s]):
                     for t in turns:
-                        rows.append(measure_recall(engine, burier, item, t, seed, budget, f"{s}-{n}-{t}"))
+                        rows.append(measure_recall(engine, burier, item, t, seed, budget, f"{s}-{n}-{t}", extractor))
                         progress.advance(task)
         if rows:
             result["recall"] = summarize_recall(rows)
@@ -978,6 +984,7 @@ def run(
                     budget,
                     full_n,
                     lambda m: progress.advance(task),
+                    extractor,
                 )
             full_keys = {it.key for it in mcq_items[:full_n]}
             result["mcq"] = summarize_mcq(choices, methods, full_keys)
@@ -1033,6 +1040,9 @@ def prefeval(
     budget: Annotated[int, typer.Option(help="Context token budget.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for positions, samples and option order.")] = 0,
     embedder: Annotated[str, typer.Option(help="Embedder.")] = "minilm",
+    extractor: Annotated[
+        str, typer.Option(help="Extractor that makes the profile's memories (auto, fast, rules).")
+    ] = "auto",
     threads: Annotated[int, typer.Option("--threads", help="Torch threads for the embedder (0: leave as is).")] = 1,
     out: OutOpt = Path("docs/benchmarks"),
 ) -> None:
@@ -1077,6 +1087,7 @@ def prefeval(
                 budget=budget,
                 seed=seed,
                 embedder=embedder,
+                extractor=extractor,
                 model=llm,
                 workdir=Path(tmp),
                 embed_threads=threads,
@@ -1102,6 +1113,7 @@ def prefeval(
             "budget": budget,
             "seed": seed,
             "embedder": embedder,
+            "extractor": extractor,
             "mcq_turns": mcq_turns,
             "model": llm.name if llm else None,
             "context_window": llm.context_window if llm else None,

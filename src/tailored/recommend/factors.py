@@ -54,10 +54,12 @@ class ALS(_Factors):
         return {"factors": self.factors, "regularization": self.regularization, "alpha": self.alpha}
 
     def _fit(self, data: Interactions) -> None:
-        # implicit runs its own threads: BLAS threads beside them only fight (it warns so)
+        # implicit runs its own threads: BLAS threads beside them only fight (it warns so);
+        # imported first, so the limit also covers any BLAS the import loads
+        implicit = _implicit()
         with threadpool_limits(1, "blas"):
             self._train(
-                _implicit().als.AlternatingLeastSquares(
+                implicit.als.AlternatingLeastSquares(
                     factors=self.factors,
                     regularization=self.regularization,
                     alpha=self.alpha,
@@ -82,9 +84,10 @@ class BPR(_Factors):
         return {"factors": self.factors, "learning_rate": self.learning_rate, "iterations": self.iterations}
 
     def _fit(self, data: Interactions) -> None:
+        implicit = _implicit()
         with threadpool_limits(1, "blas"):
             self._train(
-                _implicit().bpr.BayesianPersonalizedRanking(
+                implicit.bpr.BayesianPersonalizedRanking(
                     factors=self.factors,
                     learning_rate=self.learning_rate,
                     regularization=self.regularization,
