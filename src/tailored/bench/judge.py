@@ -372,6 +372,8 @@ def figures(p: Sequence[float], y: Sequence[int], threshold: float | None = None
         "accuracy": M.accuracy(p, y),
         "acc_top_half": M.accuracy_at_coverage(p, y, 0.5),
         "ece": M.ece(p, y),
+        "ece_interval": M.ece_interval(p, y),
+        "ece_floor": M.ece_floor(p)[0],
         "brier": M.brier(p, y),
         "auroc": M.auroc(p, y),
         "coverage": len(kept) / len(p) if len(p) else float("nan"),
@@ -487,7 +489,9 @@ def plot(path: Path, readings: Sequence[Reading], calibrator: Calibrator) -> Pat
 def _fmt(v: object) -> str:
     if isinstance(v, float):
         return "n/a" if v != v else f"{v:.3f}"
-    return str(v)
+    if isinstance(v, tuple | list) and len(v) == 2:
+        return f"[{_fmt(v[0])}, {_fmt(v[1])}]"
+    return "n/a" if v is None else str(v)
 
 
 def write_report(out: Path, payload: dict[str, Any]) -> Path:
@@ -520,10 +524,13 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
         "ECE: the winner's confidence max(p, 1-p) in 10 equal-width bins over [0.5, 1], weighted by "
         "pairs. Brier: mean (p - label)^2 of P(A preferred). `acc@50%`: accuracy on the 50% most "
         "confident pairs. Coverage and `acc covered`: the pairs at or above the threshold "
-        "(calibrated rows only).",
+        "(calibrated rows only). `ECE 95%`: a bootstrap interval over pairs. `ECE floor`: the mean ECE a "
+        "perfectly calibrated judge would show with the same probabilities on as many pairs (labels "
+        "drawn from them, 2000 times): ECE reads above zero on few pairs even for true probabilities.",
         "",
-        "| set | persona | confidence | pairs | accuracy | acc@50% | ECE | Brier | AUROC | coverage | acc covered |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| set | persona | confidence | pairs | accuracy | acc@50% | ECE | ECE 95% | ECE floor | Brier | AUROC "
+        "| coverage | acc covered |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in payload["report"]:
         lines.append(
@@ -538,6 +545,8 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
                     "accuracy",
                     "acc_top_half",
                     "ece",
+                    "ece_interval",
+                    "ece_floor",
                     "brier",
                     "auroc",
                     "coverage",
@@ -647,8 +656,10 @@ def targets(
         f"accuracy >= 0.90 on the 50% most confident pairs (standard, raw text): {std['acc_top_half']:.3f} "
         f"({mark(std['acc_top_half'] >= TARGETS['acc_top_half'])}); hard set {row('hard', 'raw', 'tokens')['acc_top_half']:.3f}",
         f"ECE <= 0.05 after calibration on held-back pairs: standard {cal['ece']:.3f} "
-        f"({mark(cal['ece'] <= TARGETS['ece_calibrated'])}), hard {hard_cal['ece']:.3f} "
-        f"({mark(hard_cal['ece'] <= TARGETS['ece_calibrated'])})",
+        f"({mark(cal['ece'] <= TARGETS['ece_calibrated'])}; 95% interval {_fmt(cal.get('ece_interval'))}, "
+        f"a perfectly calibrated judge would read {_fmt(cal.get('ece_floor'))} on as many pairs), hard "
+        f"{hard_cal['ece']:.3f} ({mark(hard_cal['ece'] <= TARGETS['ece_calibrated'])}; "
+        f"{_fmt(hard_cal.get('ece_interval'))}, floor {_fmt(hard_cal.get('ece_floor'))})",
         "position consistency >= 0.90: the pointwise judge reads each response alone, so its verdict "
         "is the same in either order by construction (1.000, met); "
         + (

@@ -75,6 +75,41 @@ def ece(p: Sequence[float], y: Sequence[int], bins: int = ECE_BINS) -> float:
     return float(total / len(c))
 
 
+def ece_floor(p: Sequence[float], rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The ECE a perfectly calibrated judge shows on pairs with these probabilities: labels
+    drawn as ``y ~ Bernoulli(p)``, ``rounds`` times. (mean, 95th percentile.)
+
+    ECE is biased upwards on few pairs: with 10 bins, even true probabilities read 0.05 or
+    more on a few dozen pairs. A measured ECE near this floor says the calibration cannot be
+    told apart from perfect at this sample size; one far above it says it is off.
+
+    Examples
+    --------
+    >>> mean, high = ece_floor([0.9] * 40)
+    >>> 0.02 < mean < high < 0.15
+    True
+    """
+    pa = np.asarray(p, dtype=np.float64)
+    if not len(pa):
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    draws = np.array([ece(pa.tolist(), (rng.random(len(pa)) < pa).astype(int).tolist()) for _ in range(rounds)])
+    return float(draws.mean()), float(np.quantile(draws, 0.95))
+
+
+def ece_interval(p: Sequence[float], y: Sequence[int], rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """A bootstrap 95% interval of ``ece`` over pairs."""
+    pa, ya = _arrays(p, y)
+    if not len(pa):
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(rounds):
+        i = rng.integers(0, len(pa), len(pa))
+        draws.append(ece(pa[i].tolist(), ya[i].astype(int).tolist()))
+    return float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))
+
+
 def reliability(p: Sequence[float], y: Sequence[int], bins: int = ECE_BINS) -> list[tuple[float, float, int]]:
     """Per non-empty bin of ``ece``: (mean confidence, accuracy, pairs)."""
     c = confidence(p)
