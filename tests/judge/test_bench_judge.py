@@ -55,3 +55,28 @@ def test_prefeval_pairs_are_seeded_split_by_topic_and_keep_the_aligned_option() 
         )
         assert {p.a, p.b} == {p.aligned, p.violating}
     assert 0 < sum(p.aligned_first for p in pairs) < len(pairs)
+
+
+@pytest.mark.skipif(not PREFEVAL.is_dir(), reason=f"PrefEval not found at {PREFEVAL}")
+def test_calibration_pairs_extend_the_report_topics_and_leave_the_report_pairs_as_they_were() -> None:
+    plain = build_pairs(Path(PREFEVAL), 10, 12, seed=0)
+    wider = build_pairs(Path(PREFEVAL), 10, 12, seed=0, calibration_limit=1000)  # more than there are
+    assert [p for p in wider if p.split != "calibration"] == plain
+    extra = [p for p in wider if p.split == "calibration"]
+    report_topics = {p.topic for p in plain if p.split == "report"}
+    assert extra and {p.topic for p in extra} == report_topics
+    keys = [p.key for p in wider if p.split != "fit"]
+    assert len(keys) == len(set(keys))  # no pair twice
+
+
+def test_calibration_at_scale_reads_report_and_calibration_pairs_with_the_raw_persona() -> None:
+    from tailored.bench.judge import calibration_at_scale
+    from tailored.judge import Calibrator
+
+    identity = Calibrator(kind="temperature", temperature=1.0, model="m")
+    readings = [Reading("r", "report", "raw", 1, 2.0, 0.0), Reading("r", "report", "none", 1, 0.0, 0.0)]
+    assert calibration_at_scale(readings, identity) is None  # no extra pairs: nothing more to say
+    readings += [Reading(f"c{n}", "calibration", "raw", n % 2, 1.0, 0.0) for n in range(9)]
+    scale = calibration_at_scale(readings, identity)
+    assert scale is not None and scale["calibrated"]["pairs"] == 10
+    assert scale["tokens"]["accuracy"] == pytest.approx(5 / 10)  # A wins everywhere: r, c1, c3, c5, c7 are right

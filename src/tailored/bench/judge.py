@@ -98,7 +98,7 @@ class Pair:
 
     key: str
     topic: str
-    split: str  # "fit" or "report"
+    split: str  # "fit", "report", or "calibration" (report topics, read with the raw persona only)
     preference: str
     opposite: str
     question: str
@@ -186,14 +186,20 @@ def pair_key(kind: str, model: str, query: str, first: str, second: str, items: 
 # -- pairs ---------------------------------------------------------------------------------
 
 
-def build_pairs(root: Path, fit_limit: int, limit: int, seed: int) -> list[Pair]:
-    """Fitting pairs from topics 1-10 and report pairs from topics 11-20, spread over topics."""
+def build_pairs(root: Path, fit_limit: int, limit: int, seed: int, calibration_limit: int = 0) -> list[Pair]:
+    """Fitting pairs from topics 1-10 and report pairs from topics 11-20, spread over topics;
+    ``calibration_limit`` more pairs of topics 11-20 after the report pairs, for measuring
+    calibration on more pairs than the full report can afford."""
     items = [it for it in load_items(root, "explicit") if it.options and len(it.options) >= 2]
     topics = sorted({it.topic for it in items})
     fit_topics = set(topics[:10])
+    later = [i for i in items if i.topic not in fit_topics]
+    report = sample(later, limit, seed)
+    taken = {it.key for it in report}
     chosen = [
         *[("fit", it) for it in sample([i for i in items if i.topic in fit_topics], fit_limit, seed)],
-        *[("report", it) for it in sample([i for i in items if i.topic not in fit_topics], limit, seed)],
+        *[("report", it) for it in report],
+        *[("calibration", it) for it in sample([i for i in later if i.key not in taken], calibration_limit, seed)],
     ]
     return [_pair(split, it, seed) for split, it in chosen]
 
@@ -272,7 +278,7 @@ def read_all(
     task = progress.add_task("judging pairs", total=len(pairs))
     for n, pair in enumerate(pairs):
         personas: dict[str, list[str]] = {"raw": [pair.preference]}
-        if pair.flipped:
+        if pair.flipped and pair.split != "calibration":
             personas["raw-opposite"] = [pair.opposite]
         if pair.split in none_split:
             personas["none"] = []
@@ -420,6 +426,17 @@ def summarize(
     return rows
 
 
+def calibration_at_scale(readings: Sequence[Reading], calibrator: Calibrator) -> dict[str, Any] | None:
+    """The standard set with the persona as raw text over the report pairs and the extra
+    calibration pairs together: ECE on a few dozen pairs mostly measures its own noise."""
+    rs = [r for r in readings if r.split in ("report", "calibration") and r.condition == "raw"]
+    if not any(r.split == "calibration" for r in rs):
+        return None
+    y = [r.label for r in rs]
+    raw = [r.p for r in rs]
+    return {"tokens": figures(raw, y), "calibrated": figures(calibrator.apply_all(raw), y)}
+
+
 def gains(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
@@ -555,6 +572,36 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
             )
             + " |"
         )
+    scale = payload.get("calibration_at_scale")
+    if scale:
+        lines += [
+            "",
+            f"Calibration on more pairs: the standard set with the persona as raw text, over the "
+            f"{payload['config']['report_pairs']} report pairs and {payload['config']['calibration_pairs']} more "
+            "pairs of topics 11-20 (read with that persona only), the same calibrator:",
+            "",
+            "| confidence | pairs | accuracy | acc@50% | ECE | ECE 95% | ECE floor | Brier | AUROC |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *(
+                "| "
+                + " | ".join(
+                    _fmt(v)
+                    for v in (
+                        name,
+                        f["pairs"],
+                        f["accuracy"],
+                        f["acc_top_half"],
+                        f["ece"],
+                        f["ece_interval"],
+                        f["ece_floor"],
+                        f["brier"],
+                        f["auroc"],
+                    )
+                )
+                + " |"
+                for name, f in scale.items()
+            ),
+        ]
     lines += [
         "",
         "Personalization gain (with persona minus the no-persona control, same set and confidence):",
@@ -623,7 +670,10 @@ def write_report(out: Path, payload: dict[str, Any]) -> Path:
 
 
 def targets(
-    report: Sequence[dict[str, Any]], gain_rows: Sequence[dict[str, Any]], pairwise: dict[str, Any] | None
+    report: Sequence[dict[str, Any]],
+    gain_rows: Sequence[dict[str, Any]],
+    pairwise: dict[str, Any] | None,
+    at_scale: dict[str, Any] | None = None,
 ) -> list[str]:
     pw_cons = next((r["consistency"] for r in pairwise["rows"] if r["persona"] == "raw"), None) if pairwise else None
 
@@ -659,7 +709,15 @@ def targets(
         f"({mark(cal['ece'] <= TARGETS['ece_calibrated'])}; 95% interval {_fmt(cal.get('ece_interval'))}, "
         f"a perfectly calibrated judge would read {_fmt(cal.get('ece_floor'))} on as many pairs), hard "
         f"{hard_cal['ece']:.3f} ({mark(hard_cal['ece'] <= TARGETS['ece_calibrated'])}; "
-        f"{_fmt(hard_cal.get('ece_interval'))}, floor {_fmt(hard_cal.get('ece_floor'))})",
+        f"{_fmt(hard_cal.get('ece_interval'))}, floor {_fmt(hard_cal.get('ece_floor'))})"
+        + (
+            f"; on the {at_scale['calibrated']['pairs']} standard pairs of topics 11-20 read with the raw "
+            f"persona: {at_scale['calibrated']['ece']:.3f} "
+            f"({mark(at_scale['calibrated']['ece'] <= TARGETS['ece_calibrated'])}; "
+            f"{_fmt(at_scale['calibrated']['ece_interval'])}, floor {_fmt(at_scale['calibrated']['ece_floor'])})"
+            if at_scale
+            else ""
+        ),
         "position consistency >= 0.90: the pointwise judge reads each response alone, so its verdict "
         "is the same in either order by construction (1.000, met); "
         + (
@@ -674,6 +732,10 @@ def targets(
 def judge(
     data: Annotated[Path | None, typer.Option(help="PrefEval folder [default: $TAILORED_DATA/prefeval].")] = None,
     limit: Annotated[int, typer.Option(help="Report pairs (topics 11-20), spread over topics.")] = 40,
+    calibration_limit: Annotated[
+        int,
+        typer.Option(help="More pairs of topics 11-20, read with the raw persona only, for calibration on more pairs."),
+    ] = 0,
     fit_limit: Annotated[int, typer.Option(help="Fitting pairs (topics 1-10) for the calibrator and threshold.")] = 40,
     verbal_limit: Annotated[int, typer.Option(help="Report pairs that also get the verbal verdict (slow).")] = 8,
     pairwise_limit: Annotated[
@@ -695,8 +757,10 @@ def judge(
     started = time.perf_counter()
     if limit < 10 or fit_limit < 10:
         raise InvalidInput("--limit and --fit-limit must be at least 10")
+    if calibration_limit < 0:
+        raise InvalidInput("--calibration-limit must be 0 or more")
     root = data or data_dir() / "prefeval"
-    pairs = build_pairs(root, fit_limit, limit, seed)
+    pairs = build_pairs(root, fit_limit, limit, seed, calibration_limit)
     options: dict[str, Any] = {}
     if model is None or not model.startswith(("openai:", "scripted")):
         options = {"n_ctx": n_ctx, "threads": threads}
@@ -710,8 +774,9 @@ def judge(
             Engine(Path(tmp) / "judge.db", embedder=HashEmbedder()) as engine,
             Progress(*progress_columns(), console=console) as progress,
         ):
-            flips = opposites(llm, [p.preference for p in pairs], cache_dir / "judge-opposites.json", progress)
-            for p in pairs:
+            flipping = [p for p in pairs if p.split != "calibration"]  # the hard set's pairs
+            flips = opposites(llm, [p.preference for p in flipping], cache_dir / "judge-opposites.json", progress)
+            for p in flipping:
                 p.opposite = flips[p.preference]
                 p.flipped = stance_flipped(p.preference, p.opposite)
             judge_ = engine.judge(llm, calibrator=None)
@@ -732,6 +797,7 @@ def judge(
     threshold = pick_threshold(calibrator.apply_all(fp), fy, target)
     saved = str(save_calibrator(calibrator)) if save else None
     report = summarize(readings, calibrator, threshold, "report")
+    at_scale = calibration_at_scale(readings, calibrator)
     fit_summary = summarize(readings, calibrator, threshold, "fit")
     gain_rows = gains(report)
     verbal_summary: dict[str, Any] | None = None
@@ -771,6 +837,7 @@ def judge(
             "seed": seed,
             "fit_pairs": sum(p.split == "fit" for p in pairs),
             "report_pairs": sum(p.split == "report" for p in pairs),
+            "calibration_pairs": sum(p.split == "calibration" for p in pairs),
             "hard_pairs": sum(p.split == "report" and p.flipped for p in pairs),
             "hard_fit_pairs": sum(p.split == "fit" and p.flipped for p in pairs),
             "target": target,
@@ -783,6 +850,7 @@ def judge(
         "calibrator_saved": saved,
         "threshold": threshold,
         "report": report,
+        "calibration_at_scale": at_scale,
         "fit": fit_summary,
         "gains": gain_rows,
         "verbal": verbal_summary,
@@ -798,7 +866,7 @@ def judge(
         "readings": [asdict(r) for r in readings],
         "verbal_readings": [asdict(v) for v in verbal],
     }
-    payload["targets"] = targets(report, gain_rows, pairwise)
+    payload["targets"] = targets(report, gain_rows, pairwise, at_scale)
     png = plot(out / "judge.png", readings, calibrator)
     payload["plot"] = png.name if png else None
     write_json(out / "judge.json", payload)
