@@ -274,6 +274,56 @@ def test_a_weaker_assistant_turn_does_not_set_the_relevance_floor() -> None:
     assert [it.event_id for it in weighted.items] == [1, 2]  # the user's turn leads; the answer (0.5) clears 0.42
 
 
+def test_a_long_profile_leaves_room_for_the_records() -> None:
+    from tailored.context.builder import build_context
+    from tailored.types import Event, Memory, ScoreParts, SearchHit
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    memories = [
+        Memory(
+            id=n,
+            tenant="t",
+            user_id="ana",
+            kind="preference",
+            key=f"k{n}",
+            value=f"v{n}",
+            polarity="like",
+            strength=0.6,
+            confidence=0.7,
+            multi=False,
+            text=f"Likes hobby number {n} very much indeed",
+            source="rules",
+            status="active",
+            pinned=False,
+            valid_from=t0,
+            valid_to=None,
+            superseded_by=None,
+            evidence=[n],
+            created_at=t0,
+            updated_at=t0,
+        )
+        for n in range(100, 200)
+    ]
+    ev = Event(
+        id=1,
+        tenant="t",
+        user_id="ana",
+        kind="message",
+        role="user",
+        text="I moved to Porto in May",
+        time=t0,
+        ingested_at=t0,
+    )
+    hits = [SearchHit(event=ev, score=1.0, parts=ScoreParts())]
+    ctx = build_context("ana", "where do I live?", hits, budget=400, profile=memories)
+    assert [it.event_id for it in ctx.items] == [1]  # the record that answers is there
+    assert ctx.memories[0] == 100 and 0 < len(ctx.memories) < len(memories)  # the most relevant lines first
+    alone = build_context("ana", "where do I live?", [], budget=400, profile=memories)
+    assert len(alone.memories) > len(ctx.memories)  # without records the profile may fill the budget
+    greedy = build_context("ana", "where do I live?", hits, budget=400, profile=memories, profile_share=1.0)
+    assert greedy.items == []  # what a profile with the whole budget did
+
+
 def test_context_quotes_the_users_own_words_once_per_statement(engine: Engine) -> None:
     engine.add({"user_id": "ana", "role": "user", "text": "I strongly dislike lectures and presentations"})
     engine.remember("ana", {"kind": "preference", "key": "music", "value": "jazz", "polarity": "like"})

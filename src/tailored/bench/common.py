@@ -8,12 +8,11 @@ import platform
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.progress import (
     BarColumn,
@@ -24,7 +23,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..embed import Embedder
 from ..errors import InvalidInput, NotFound
 
 DATA_ENV = "TAILORED_DATA"
@@ -69,32 +67,6 @@ def machine() -> dict[str, Any]:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-
-
-class CachedEmbedder(Embedder):
-    """Wraps an embedder and remembers each text's vector.
-
-    A benchmark that builds many users from the same filler turns hands the engine this
-    embedder, so ``Engine.add`` (the public path, with its own text preparation) embeds each
-    distinct turn once across users instead of once per user."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimensions = inner.dimensions
-        self.batch_size = inner.batch_size
-        self._vectors: dict[str, np.ndarray] = {}
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_batch(texts)
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if missing:
-            self._vectors.update(zip(missing, self.inner.embed(missing), strict=True))
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        return np.stack([self._vectors[t] for t in texts])
 
 
 @contextmanager

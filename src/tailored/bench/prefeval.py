@@ -64,12 +64,13 @@ from rich.table import Table
 
 from ..chat import PERSONALIZE
 from ..embed import Embedder, load_embedder
+from ..embed.cached import CachedEmbedder
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..llm import ChatModel, load_chat_model
 from ..memory.rules import extract_text
 from ..types import EventIn
-from .common import CachedEmbedder, OutOpt, data_dir, machine, progress_columns, require, write_json
+from .common import OutOpt, data_dir, machine, progress_columns, require, write_json
 
 console = Console(stderr=True)
 

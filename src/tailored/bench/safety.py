@@ -52,6 +52,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..embed import Embedder, load_embedder
+from ..embed.cached import CachedEmbedder
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound, explain
 from ..judge import Judge, Persona
@@ -62,7 +63,7 @@ from ..safety.guidance import MAX_QUESTIONS, SafetyMode
 from ..safety.refine import Reading, RefineThresholds, refine
 from ..safety.sensitive import Category
 from ..types import ChatResult
-from .common import CachedEmbedder, OutOpt, machine, progress_columns, write_json
+from .common import OutOpt, machine, progress_columns, write_json
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 

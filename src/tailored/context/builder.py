@@ -79,9 +79,13 @@ def build_context(
     quotes: Mapping[int, str] | None = None,
     assistant_weight: float = 1.0,
     assistant_item_tokens: int | None = None,
+    profile_share: float = 0.5,
 ) -> Context:
     """The profile has first claim on the budget (in the given order: most relevant first),
-    then the summary, then the best-scored evidence, until the budget is spent.
+    up to ``profile_share`` of it when there are records to show, then the summary, then the
+    best-scored evidence, until the budget is spent. A profile of a hundred memories would
+    otherwise fill the block with its least relevant lines and push out the records that
+    answer the request; its most relevant lines come first, so the share keeps those.
 
     The block shows them the other way round: evidence in time order, then the summary,
     then the profile, so that what the user told us sits next to the request. A small model
@@ -111,11 +115,13 @@ def build_context(
     facts: list[Memory] = []
     lines: list[str] = []
     quoted: set[str] = set()
+    ceiling = budget if not hits else used + max(0.0, min(1.0, profile_share)) * (budget - used)
     for m in profile:
         quote = (quotes or {}).get(m.id)
         line = render_memory(m, None if quote in quoted else quote)
         cost = count(line) + 1
-        if used + cost + (0 if lines else count(PROFILE_TITLE)) > budget:
+        limit = budget if not lines else ceiling  # the most relevant memory always has its place
+        if used + cost + (0 if lines else count(PROFILE_TITLE)) > limit:
             continue
         if not lines:
             used += count(PROFILE_TITLE)

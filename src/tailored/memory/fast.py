@@ -62,12 +62,18 @@ def asks(span: str) -> bool:
     return bool(_QUESTION.search(span))
 
 
+CACHED_TEXTS = 20_000
+"""Clause and memory vectors the fast path remembers (about 30 MB): a profile's memory texts
+are compared with every new batch, and chat repeats its short clauses ("Thanks!")."""
+
+
 @lru_cache(maxsize=1)
 def shared_minilm() -> Embedder:
     """One MiniLM per process for every fast extractor (the classifier needs its vectors)."""
+    from ..embed.cached import CachedEmbedder
     from ..embed.local import MiniLMEmbedder
 
-    return MiniLMEmbedder()
+    return CachedEmbedder(MiniLMEmbedder(), max_texts=CACHED_TEXTS)
 
 
 @lru_cache(maxsize=1)
