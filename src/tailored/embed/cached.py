@@ -8,6 +8,7 @@ so a text is embedded once and looked up after.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -33,8 +34,8 @@ class CachedEmbedder(Embedder):
     >>> emb = CachedEmbedder(HashEmbedder(), max_texts=2)
     >>> v = emb.embed(["a", "b", "a"])
     >>> bool((v[0] == v[2]).all()), list(emb._vectors)
-    (True, ['b', 'a'])
-    >>> _ = emb.embed(["c"]); list(emb._vectors)
+    (True, ['a', 'b'])
+    >>> _ = emb.embed(["a"]); _ = emb.embed(["c"]); list(emb._vectors)  # "b" is the least recently used
     ['a', 'c']
     """
 
@@ -45,20 +46,24 @@ class CachedEmbedder(Embedder):
         self.batch_size = inner.batch_size
         self.max_texts = max_texts
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed_batch(texts)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The vectors of ``texts``; only the ones not remembered reach ``inner`` (outside the
+        lock, so threads that share this embedder wait only for the look-ups)."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        with self._lock:
+            known = {t: self._vectors[t] for t in dict.fromkeys(texts) if t in self._vectors}
+            for t in known:
+                self._vectors.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         found = dict(zip(missing, self.inner.embed(missing), strict=True)) if missing else {}
-        out = np.stack([found[t] if t in found else self._vectors[t] for t in texts])
-        for t in texts:
-            if t in found:
-                self._vectors[t] = found[t]
-            self._vectors.move_to_end(t)
-        while self.max_texts is not None and len(self._vectors) > self.max_texts:
-            self._vectors.popitem(last=False)
-        return out
+        with self._lock:
+            self._vectors.update(found)
+            while self.max_texts is not None and len(self._vectors) > self.max_texts:
+                self._vectors.popitem(last=False)
+        return np.stack([known[t] if t in known else found[t] for t in texts])
